@@ -1,0 +1,33 @@
+// The analysis seam: committed words in, a speaking-feedback report out.
+import type { Word } from "../protocol/messages.js";
+import type { Report } from "../protocol/report.js";
+
+export interface AnalysisInput {
+  sessionId: string;
+  language: string;
+  /** Committed words, in order, with timings (s) and confidences from the transcriber. */
+  words: Word[];
+  /** Learner level/locale from the verified token claims, when present. */
+  learner?: { level?: string; locale?: string };
+  task?: string;
+  signal?: AbortSignal;
+}
+
+export interface Analyzer {
+  /** e.g. "embedded:qwen2.5-0.5b-instruct-q8_0.gguf" or "openai:llama-3-8b-instruct" */
+  readonly modelName: string;
+  /**
+   * Resolves with a complete report (the LLM part may have failed validation: llm_status
+   * "failed", deterministic parts still filled). Rejects with LlmUnavailableError when the LLM
+   * could not be reached at all, so the job is retried later; never loses the transcript.
+   */
+  analyze(input: AnalysisInput): Promise<Report>;
+  close(): Promise<void>;
+}
+
+export class LlmUnavailableError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "LlmUnavailableError";
+  }
+}

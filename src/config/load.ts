@@ -1,0 +1,115 @@
+// Builds the configuration from (lowest to highest precedence) defaults, a config file (YAML or
+// JSON), PARLANCE_* environment variables and command-line flags, then validates it in one place.
+import { readFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { ConfigSchema, type Config } from "./schema.js";
+import { FIELDS, fieldByKey } from "./fields.js";
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Flag values keyed by dotted setting path ("stt.threads"), as parsed by the CLI. */
+  flags?: Record<string, unknown>;
+  configFile?: string;
+}
+
+type Tree = Record<string, unknown>;
+
+function setPath(tree: Tree, path: string[], value: unknown) {
+  let node = tree;
+  for (const p of path.slice(0, -1)) {
+    if (typeof node[p] !== "object" || node[p] === null) node[p] = {};
+    node = node[p] as Tree;
+  }
+  node[path[path.length - 1]!] = value;
+}
+
+function mergeDeep(base: Tree, over: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] =
+      v && typeof v === "object" && !Array.isArray(v) && b && typeof b === "object" && !Array.isArray(b)
+        ? mergeDeep(b as Tree, v as Tree)
+        : v;
+  }
+  return out;
+}
+
+function readConfigFile(file: string): Tree {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new ConfigError(`config file ${file}: ${(e as Error).message}`);
+  }
+  try {
+    const parsed = file.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+    if (parsed === null || parsed === undefined) return {};
+    if (typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("top level must be a mapping");
+    return parsed as Tree;
+  } catch (e) {
+    throw new ConfigError(`config file ${file}: ${(e as Error).message}`);
+  }
+}
+
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const file = opts.configFile ?? env.PARLANCE_CONFIG;
+  let tree: Tree = file ? readConfigFile(resolve(file)) : {};
+
+  const fromEnv: Tree = {};
+  for (const f of FIELDS) {
+    const v = env[f.env];
+    if (v !== undefined && v !== "") setPath(fromEnv, f.path, v);
+  }
+  const fromFlags: Tree = {};
+  for (const [key, v] of Object.entries(opts.flags ?? {})) {
+    const f = fieldByKey.get(key);
+    if (!f) throw new ConfigError(`unknown setting "${key}"`);
+    if (v !== undefined) setPath(fromFlags, f.path, v);
+  }
+  tree = mergeDeep(mergeDeep(tree, fromEnv), fromFlags);
+
+  const parsed = ConfigSchema.safeParse(tree);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const key = i.path.join(".");
+      const f = fieldByKey.get(key);
+      const where = f ? `${key} (${f.env} / --${f.flag})` : key || "(root)";
+      return `  ${where}: ${i.message}`;
+    });
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+  }
+  return parsed.data;
+}
+
+export function modelsDir(config: Config): string {
+  return resolve(config.modelsDir ?? resolve(config.dataDir, "models"));
+}
+
+/** Production needs a token verifier and TLS files (or an explicit TLS-terminating proxy). */
+export function assertProductionReady(config: Config): void {
+  if (config.dev) return;
+  const j = config.jwt;
+  if (!j.secret && !j.publicKey && !j.jwksUrl && !j.introspectionUrl) {
+    throw new ConfigError(
+      "production mode needs a token verifier: set PARLANCE_JWT_SECRET, PARLANCE_JWT_PUBLIC_KEY, PARLANCE_JWKS_URL or PARLANCE_INTROSPECTION_URL (or run with --dev)",
+    );
+  }
+  if (!config.behindProxy && (!config.tls.cert || !config.tls.key)) {
+    throw new ConfigError(
+      "production mode needs PARLANCE_TLS_CERT and PARLANCE_TLS_KEY (or --behind-proxy for a TLS-terminating proxy, or --dev)",
+    );
+  }
+  if (Boolean(config.tls.cert) !== Boolean(config.tls.key)) {
+    throw new ConfigError("tls.cert (PARLANCE_TLS_CERT) and tls.key (PARLANCE_TLS_KEY) must be set together");
+  }
+}

@@ -1,0 +1,165 @@
+// Every setting of parlance, in one zod schema. Each leaf has a public env name and a flag
+// (see fields.ts); defaults here are the safe ones.
+import { z } from "zod";
+
+const ms = (d: number) => z.coerce.number().int().nonnegative().default(d);
+const list = z.preprocess(
+  (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v),
+  z.array(z.string()),
+);
+const bool = z.preprocess((v) => {
+  if (typeof v === "string") {
+    if (/^(1|true|yes|on)$/i.test(v)) return true;
+    if (/^(0|false|no|off|)$/i.test(v)) return false;
+  }
+  return v;
+}, z.boolean());
+const optionalString = z.string().min(1).optional();
+
+export const ConfigSchema = z.object({
+  dev: bool.default(false),
+  host: z.string().default("127.0.0.1"),
+  port: z.coerce.number().int().min(0).max(65535).default(8443),
+  dataDir: z.string().default("data"),
+  behindProxy: bool.default(false),
+  logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  shutdownGraceMs: ms(15000),
+  /** Other origins allowed to connect from browsers; empty = any (tokens are the gate). */
+  allowedOrigins: list.default([]),
+
+  tls: z
+    .object({
+      cert: optionalString, // PEM: leaf first, then intermediates
+      key: optionalString,
+      reloadDebounceMs: ms(500),
+    })
+    .default({ reloadDebounceMs: 500 }),
+
+  jwt: z
+    .object({
+      secret: optionalString,
+      publicKey: optionalString, // path to a PEM or JWK file
+      jwksUrl: z.url().optional(),
+      issuer: optionalString,
+      audience: optionalString,
+      algorithms: list.optional(),
+      introspectionUrl: z.url().optional(),
+      introspectionClientId: optionalString,
+      introspectionClientSecret: optionalString,
+      clockToleranceS: z.coerce.number().int().min(0).max(300).default(30),
+      jwksCooldownMs: ms(30000),
+      jwksCacheMaxAgeMs: ms(600000),
+      jwksTimeoutMs: ms(5000),
+      requiredScope: optionalString,
+    })
+    .default({ clockToleranceS: 30, jwksCooldownMs: 30000, jwksCacheMaxAgeMs: 600000, jwksTimeoutMs: 5000 }),
+
+  limits: z
+    .object({
+      authTimeoutMs: ms(5000),
+      maxConnections: z.coerce.number().int().positive().default(1000),
+      maxPendingAuthPerIp: z.coerce.number().int().positive().default(64),
+      /** Largest binary frame after auth: 1 s of 48 kHz stereo f32 is 384000 bytes. */
+      maxFrameBytes: z.coerce.number().int().positive().default(512 * 1024),
+      idleTimeoutMs: ms(30000),
+      maxSessionMs: ms(60 * 60 * 1000),
+      pingIntervalMs: ms(15000),
+      /** Bytes queued to a client that does not read; partials are dropped first, then it closes. */
+      maxBufferedBytes: z.coerce.number().int().positive().default(1024 * 1024),
+      tokenExpiryGraceMs: ms(0),
+    })
+    .default({
+      authTimeoutMs: 5000,
+      maxConnections: 1000,
+      maxPendingAuthPerIp: 64,
+      maxFrameBytes: 512 * 1024,
+      idleTimeoutMs: 30000,
+      maxSessionMs: 3600000,
+      pingIntervalMs: 15000,
+      maxBufferedBytes: 1024 * 1024,
+      tokenExpiryGraceMs: 0,
+    }),
+
+  modelsDir: z.string().optional(), // default: <dataDir>/models
+
+  stt: z
+    .object({
+      engine: z.enum(["embedded", "remote", "fake"]).default("embedded"),
+      model: z.string().default("tiny.en"),
+      threads: z.coerce.number().int().min(0).default(0), // 0 = decide from cores
+      url: z.url().optional(), // remote: OpenAI-compatible base URL
+      apiKey: optionalString,
+      remoteModel: z.string().default("whisper-1"),
+      updateMs: ms(1000),
+      maxWindowMs: ms(15000),
+      utteranceEndMs: ms(800),
+      vadModel: optionalString, // silero ggml file (name in models dir or path)
+      maxStreams: z.coerce.number().int().min(0).default(0), // 0 = measure capacity at start
+      audioCtx: z.enum(["trim", "full"]).default("trim"),
+      promptTailChars: z.coerce.number().int().min(0).default(200),
+    })
+    .default({
+      engine: "embedded",
+      model: "tiny.en",
+      threads: 0,
+      remoteModel: "whisper-1",
+      updateMs: 1000,
+      maxWindowMs: 15000,
+      utteranceEndMs: 800,
+      maxStreams: 0,
+      audioCtx: "trim",
+      promptTailChars: 200,
+    }),
+
+  llm: z
+    .object({
+      provider: z.enum(["embedded", "ollama", "openai", "fake"]).default("embedded"),
+      model: z.string().optional(), // GGUF name/path (embedded) or model name (remote)
+      baseUrl: z.url().optional(),
+      apiKey: optionalString,
+      threads: z.coerce.number().int().min(0).default(0),
+      contextSize: z.coerce.number().int().positive().default(4096),
+      timeoutMs: ms(120000),
+      temperature: z.coerce.number().min(0).max(2).default(0),
+      maxOutputTokens: z.coerce.number().int().positive().default(700),
+    })
+    .default({ provider: "embedded", threads: 0, contextSize: 4096, timeoutMs: 120000, temperature: 0, maxOutputTokens: 700 }),
+
+  analysis: z
+    .object({
+      onUtteranceEnd: bool.default(false),
+      minWords: z.coerce.number().int().min(0).default(5),
+      confidenceThreshold: z.coerce.number().min(0).max(1).default(0.5),
+      maxAttempts: z.coerce.number().int().positive().default(6),
+      retryBaseMs: ms(2000),
+      retryMaxMs: ms(120000),
+      concurrency: z.coerce.number().int().positive().default(1),
+    })
+    .default({ onUtteranceEnd: false, minWords: 5, confidenceThreshold: 0.5, maxAttempts: 6, retryBaseMs: 2000, retryMaxMs: 120000, concurrency: 1 }),
+
+  store: z
+    .object({
+      databaseUrl: optionalString, // postgres://... ; absent = SQLite in the data dir
+      keepAudio: bool.default(false),
+      audioRetentionDays: z.coerce.number().int().positive().default(30),
+    })
+    .default({ keepAudio: false, audioRetentionDays: 30 }),
+
+  queue: z
+    .object({
+      redisUrl: optionalString, // set = analysis jobs go to BullMQ workers (`parlance worker`)
+      role: z.enum(["all", "gateway"]).default("all"),
+    })
+    .default({ role: "all" }),
+
+  curriculum: z
+    .object({
+      dir: optionalString, // imported at start-up; dev mode defaults to examples/curriculum
+      embeddings: z.enum(["none", "embedded", "openai"]).default("none"),
+      embeddingModel: optionalString,
+      embeddingUrl: z.url().optional(),
+    })
+    .default({ embeddings: "none" }),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;

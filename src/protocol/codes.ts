@@ -1,0 +1,43 @@
+// WebSocket close codes and protocol error codes of protocol v1. docs/protocol.md lists them with
+// their meaning; keep the two in step.
+
+export const PROTOCOL_VERSION = 1 as const;
+export const STREAM_PATH = "/v1/stream";
+
+export const CloseCode = {
+  normal: 1000,
+  shuttingDown: 1001,
+  internalError: 1011,
+  busy: 1013,
+  protocolViolation: 4400,
+  authFailed: 4401,
+  authTimeout: 4408,
+  idleTimeout: 4409,
+  sessionLimit: 4410,
+  frameTooLarge: 4413,
+  unsupportedAudio: 4415,
+  slowConsumer: 4429,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** `code` values of `error` messages, and the close code each fatal one closes with. */
+export const ErrorCodes = {
+  auth_failed: CloseCode.authFailed,
+  auth_timeout: CloseCode.authTimeout,
+  token_expired: CloseCode.authFailed,
+  protocol_violation: CloseCode.protocolViolation,
+  frame_too_large: CloseCode.frameTooLarge,
+  unsupported_audio: CloseCode.unsupportedAudio,
+  idle_timeout: CloseCode.idleTimeout,
+  session_limit: CloseCode.sessionLimit,
+  slow_consumer: CloseCode.slowConsumer,
+  server_busy: CloseCode.busy,
+  shutting_down: CloseCode.shuttingDown,
+  internal_error: CloseCode.internalError,
+  // Non-fatal: the connection stays open.
+  bad_audio: null,
+  transcription_failed: null,
+  analysis_failed: null,
+  invalid_message: null,
+} as const satisfies Record<string, CloseCode | null>;
+export type ErrorCode = keyof typeof ErrorCodes;

@@ -1,0 +1,112 @@
+// The speech-to-text seam. A Transcriber turns a window of 16 kHz mono audio into timed,
+// scored segments; a SttService owns one shared Transcriber, schedules every session's decodes
+// fairly and hands each session a SpeechStream: audio in, typed speech events out.
+import type { Word } from "../protocol/messages.js";
+
+export interface TranscriberCapabilities {
+  /** Runs in this process (embedded) rather than on a remote server. */
+  local: boolean;
+  wordTimestamps: boolean;
+  tokenProbabilities: boolean;
+  noSpeechProbability: boolean;
+  initialPrompt: boolean;
+  /** The encoder window can be cut to the audio's length (whisper.cpp `audio_ctx`). */
+  trimmedEncoder: boolean;
+  /** Decodes that may run at once without slowing each other (thread budget / server slots). */
+  maxConcurrency: number;
+}
+
+export interface TranscribeRequest {
+  /** 16 kHz mono float32 in [-1, 1]. */
+  audio: Float32Array;
+  language: string;
+  /** Committed text tail, to keep spelling and style consistent across windows. */
+  prompt?: string;
+  signal?: AbortSignal;
+}
+
+export interface TranscribedWord {
+  word: string;
+  start: number; // seconds, relative to the request's audio start
+  end: number;
+  probability: number; // 0..1
+}
+
+export interface TranscribedSegment {
+  text: string;
+  start: number;
+  end: number;
+  words: TranscribedWord[];
+  /** Mean token log-probability (whisper's avg_logprob); null when the engine does not tell. */
+  avgLogprob: number | null;
+  noSpeechProb: number | null;
+}
+
+export interface TranscribeResult {
+  segments: TranscribedSegment[];
+  language: string;
+  /** Wall time of the decode, measured by the engine wrapper. */
+  decodeMs: number;
+}
+
+export interface Transcriber {
+  readonly name: string; // e.g. "whisper.cpp:tiny.en"
+  readonly capabilities: TranscriberCapabilities;
+  transcribe(req: TranscribeRequest): Promise<TranscribeResult>;
+  close(): Promise<void>;
+}
+
+/** Events of one session's speech stream, in order. Times are seconds since the session's first sample. */
+export type SpeechEvent =
+  | { type: "speech_started"; at: number; lagMs: number }
+  | { type: "partial"; text: string; start: number; end: number; words: Word[]; lagMs: number }
+  | {
+      type: "final";
+      segmentId: number;
+      text: string;
+      start: number;
+      end: number;
+      words: Word[];
+      reason: "agreement" | "utterance_end" | "flush" | "end" | "window";
+      lagMs: number;
+    }
+  | { type: "utterance_end"; at: number; lagMs: number }
+  /** After end(): every final has been emitted. The iterator completes after this event. */
+  | { type: "ended"; text: string; segments: number; audioMs: number; lagMs: number }
+  /** A decode failed; fatal=false means the stream carries on with the next window. */
+  | { type: "error"; code: "transcription_failed"; message: string; fatal: boolean };
+
+export interface SpeechStream extends AsyncIterable<SpeechEvent> {
+  /** 16 kHz mono float32 samples, in arrival order. Never blocks; decoding happens later. */
+  pushAudio(samples: Float32Array): void;
+  /** Commit everything pending now; streaming continues. */
+  flush(): void;
+  /** Commit everything and finish: the iterator yields the last finals, then `ended`, then completes. */
+  end(): void;
+  /** Abandon the stream at once (no more events). Use end() to keep pending speech. */
+  close(): void;
+  /** Audio received but not yet decoded, in ms. */
+  readonly lagMs: number;
+  readonly audioMs: number;
+}
+
+export type Admission = { ok: true } | { ok: false; retryAfterMs: number; reason: string };
+
+export interface SttStats {
+  activeStreams: number;
+  capacityStreams: number;
+  queuedDecodes: number;
+  decodes: number;
+  skippedPartials: number;
+  decodeMsLast: number;
+}
+
+export interface SttService {
+  readonly engineName: string;
+  readonly updateMs: number;
+  /** Admission control: may another real-time stream start without hurting the others? */
+  admit(): Admission;
+  openStream(opts: { sessionId: string; language: string }): SpeechStream;
+  stats(): SttStats;
+  close(): Promise<void>;
+}
