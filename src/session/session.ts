@@ -1,0 +1,536 @@
+// One WebSocket connection, from the first frame to the close. The data path reads top to
+// bottom: socket -> auth -> audio ingest -> speech stream -> events -> store + socket, and at
+// the end transcript -> analysis queue -> report -> socket.
+//
+// States: awaiting_auth -> verifying -> streaming -> finishing -> closed. A fatal error after
+// `ready` still commits what was said and queues the analysis: the learner's work is never
+// dropped because the socket went away.
+import { randomUUID } from "node:crypto";
+import type { WebSocket, RawData } from "ws";
+import type { Config } from "../config/index.js";
+import type { TokenVerifier, Claims } from "../auth/verifier.js";
+import { AuthError } from "../auth/errors.js";
+import {
+  AuthMessage,
+  ClientMessage,
+  CloseCode,
+  ErrorCodes,
+  MAX_AUTH_MESSAGE_BYTES,
+  PROTOCOL_VERSION,
+  StreamConfig,
+  type ErrorCode,
+  type ServerMessage,
+  type Word,
+} from "../protocol/index.js";
+import type { SpeechEvent, SpeechStream, SttService } from "../stt/types.js";
+import type { Repository } from "../store/types.js";
+import type { AnalysisQueue } from "../jobs/types.js";
+import type { Metrics, ConnectionState } from "../transport/metrics.js";
+import type { Logger } from "../util/log.js";
+import { setReceiverMaxPayload } from "../transport/ws-limits.js";
+
+export interface AudioIngest {
+  /** Validates and converts one binary frame to 16 kHz mono float32. */
+  decode(frame: Buffer): Float32Array;
+}
+export interface AudioFrameErrorLike {
+  code: string;
+  message: string;
+  fatal: boolean;
+}
+export type AudioIngestFactory = (cfg: StreamConfig) => AudioIngest;
+
+export interface SessionDeps {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  verifier: TokenVerifier;
+  stt: SttService | null;
+  audio: AudioIngestFactory | null;
+  store: Repository | null;
+  analysis: AnalysisQueue | null;
+  /** Called when the session has a server-side id (after `ready`), and when it is over. */
+  onStarted?(s: Session): void;
+  onFinished?(s: Session): void;
+}
+
+/** A server message before the session stamps its sequence number (Omit distributed over the union). */
+type Outgoing = ServerMessage extends infer M ? (M extends unknown ? Omit<M, "seq"> : never) : never;
+
+type State = "awaiting_auth" | "verifying" | "streaming" | "finishing" | "closed";
+
+const isAudioError = (e: unknown): e is AudioFrameErrorLike =>
+  typeof e === "object" && e !== null && "code" in e && "fatal" in e && "message" in e;
+
+export class Session {
+  id: string | null = null;
+  claims: Claims | null = null;
+  streamConfig: StreamConfig | null = null;
+  private state: State = "awaiting_auth";
+  private metricState: ConnectionState | null = "awaiting_auth";
+  private seq = 0;
+  private timers: NodeJS.Timeout[] = [];
+  private idleTimer: NodeJS.Timeout | null = null;
+  private expiryTimer: NodeJS.Timeout | null = null;
+  private stream: SpeechStream | null = null;
+  private ingest: AudioIngest | null = null;
+  private pumpDone: Promise<void> = Promise.resolve();
+  private unsubscribe: (() => void) | null = null;
+  private readonly log: Logger;
+  private segments: { id: number; words: Word[] }[] = [];
+  private lastUtteranceSegment = -1;
+  private pendingJobs = new Set<string>();
+  private clientWantsReport = false;
+  private audioBytes = 0;
+  private alive = true;
+  private finishing: Promise<void> | null = null;
+  /** Resolves when the transcript is committed and stored, and the analysis is queued. */
+  readonly done: Promise<void>;
+  private resolveDone!: () => void;
+
+  constructor(
+    private readonly ws: WebSocket,
+    readonly remoteAddress: string,
+    private readonly deps: SessionDeps,
+  ) {
+    this.log = deps.log.child({ conn: randomUUID().slice(0, 8), ip: remoteAddress });
+    this.done = new Promise((r) => (this.resolveDone = r));
+    deps.metrics.moveConnection(null, "awaiting_auth");
+    setReceiverMaxPayload(ws, MAX_AUTH_MESSAGE_BYTES);
+    ws.on("message", (data, isBinary) => this.onMessage(data, isBinary));
+    ws.on("close", (code) => this.onClose(code));
+    ws.on("error", (err) => this.log.debug({ err: err.message }, "socket error"));
+    ws.on("pong", () => (this.alive = true));
+    this.timer(deps.config.limits.authTimeoutMs, () => {
+      if (this.state === "awaiting_auth" || this.state === "verifying") this.fail("auth_timeout", "no valid auth message in time");
+    });
+  }
+
+  get isStreaming(): boolean {
+    return this.state === "streaming";
+  }
+
+  // ---- inbound -------------------------------------------------------------------------------
+
+  private onMessage(data: RawData, isBinary: boolean) {
+    const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
+    this.deps.metrics.bytesIn.inc({ kind: isBinary ? "binary" : "text" }, buf.length);
+    try {
+      switch (this.state) {
+        case "awaiting_auth":
+          return this.onAuthFrame(buf, isBinary);
+        case "verifying":
+          this.deps.metrics.messagesIn.inc({ type: "early" });
+          return this.fail("protocol_violation", "a second message arrived before the auth verdict");
+        case "streaming":
+        case "finishing":
+          return isBinary ? this.onAudio(buf) : this.onControl(buf);
+        case "closed":
+          return;
+      }
+    } catch (err) {
+      // Nothing a client sends may take the process down; an unexpected failure ends only this session.
+      this.log.error({ err }, "unexpected error handling a message");
+      this.fail("internal_error", "internal error");
+    }
+  }
+
+  private onAuthFrame(buf: Buffer, isBinary: boolean) {
+    if (isBinary) {
+      this.deps.metrics.messagesIn.inc({ type: "binary_before_auth" });
+      return this.fail("protocol_violation", "the first message must be a text auth message, not binary");
+    }
+    if (buf.length > MAX_AUTH_MESSAGE_BYTES) return this.fail("frame_too_large", "auth message larger than 16 KiB");
+    let json: unknown;
+    try {
+      json = JSON.parse(buf.toString("utf8"));
+    } catch {
+      return this.fail("protocol_violation", "the first message must be JSON");
+    }
+    const parsed = AuthMessage.safeParse(json);
+    if (!parsed.success) {
+      this.deps.metrics.messagesIn.inc({ type: "invalid_auth" });
+      const issue = parsed.error.issues[0];
+      return this.fail("protocol_violation", `invalid auth message: ${issue ? `${issue.path.join(".") || "(root)"}: ${issue.message}` : "bad shape"}`);
+    }
+    this.deps.metrics.messagesIn.inc({ type: "auth" });
+    this.state = "verifying";
+    this.deps.verifier.verify(parsed.data.token).then(
+      (claims) => this.onVerified(claims, StreamConfig.parse(parsed.data.config ?? {})),
+      (err: unknown) => {
+        const reason = err instanceof AuthError ? err.reason : "internal";
+        this.deps.metrics.authFailures.inc({ reason });
+        this.log.info({ reason }, "authentication refused");
+        // Clients learn that auth failed, not why: the reason would help an attacker more than a user.
+        if (this.state === "verifying") this.fail("auth_failed", reason === "expired" ? "token expired" : "authentication failed");
+      },
+    );
+  }
+
+  private async onVerified(claims: Claims, cfg: StreamConfig) {
+    if (this.state !== "verifying") return; // timed out or closed meanwhile
+    const { stt, audio, store, config } = this.deps;
+    const admission = stt ? stt.admit() : ({ ok: true } as const);
+    if (!admission.ok) {
+      this.deps.metrics.busyRejections.inc();
+      this.log.warn({ reason: admission.reason }, "session refused: busy");
+      this.send({ type: "busy", retry_after_ms: admission.retryAfterMs });
+      return this.fail("server_busy", `server busy: ${admission.reason}`);
+    }
+    let ingest: AudioIngest | null = null;
+    try {
+      ingest = audio ? audio(cfg) : null;
+    } catch (e) {
+      return this.fail(isAudioError(e) ? "unsupported_audio" : "protocol_violation", e instanceof Error ? e.message : "unsupported audio config");
+    }
+    this.claims = claims;
+    this.streamConfig = cfg;
+    this.ingest = ingest;
+    this.id = randomUUID();
+    this.log.setBindings({ session: this.id, sub: claims.sub });
+    try {
+      await store?.createSession({
+        id: this.id,
+        subject: claims.sub,
+        config: cfg,
+        claims: { level: claims.level, locale: claims.locale, scopes: claims.scopes },
+        createdAt: new Date().toISOString(),
+      });
+    } catch (err) {
+      this.log.error({ err }, "could not create the session record");
+      return this.fail("internal_error", "storage unavailable");
+    }
+    if (this.state !== "verifying") return;
+    this.state = "streaming";
+    this.setMetricState("streaming");
+    setReceiverMaxPayload(this.ws, config.limits.maxFrameBytes);
+    if (stt) {
+      this.stream = stt.openStream({ sessionId: this.id, language: cfg.language });
+      this.pumpDone = this.pump(this.stream);
+    }
+    if (this.deps.analysis) this.unsubscribe = this.deps.analysis.subscribe(this.id, (jobId, report) => this.onReport(jobId, report));
+    this.deps.onStarted?.(this);
+    const l = config.limits;
+    this.send({
+      type: "ready",
+      session_id: this.id,
+      protocol: PROTOCOL_VERSION,
+      subject: claims.sub,
+      audio: { encoding: cfg.encoding, sample_rate: cfg.sample_rate, channels: cfg.channels },
+      limits: {
+        max_frame_bytes: l.maxFrameBytes,
+        max_frame_ms: 1000,
+        idle_timeout_ms: l.idleTimeoutMs,
+        max_session_ms: l.maxSessionMs,
+        chunk_ms: 250,
+      },
+      token_expires_at: claims.exp ? new Date(claims.exp * 1000).toISOString() : null,
+      engine: { stt: stt?.engineName ?? "none", update_ms: stt?.updateMs ?? 0 },
+    });
+    this.log.info({ verifier: this.deps.verifier.kind, config: cfg }, "session ready");
+    this.touchIdle();
+    if (l.maxSessionMs > 0) this.timer(l.maxSessionMs, () => this.fail("session_limit", "maximum session duration reached"));
+    if (l.pingIntervalMs > 0) {
+      const t = setInterval(() => {
+        if (!this.alive) return this.ws.terminate(); // dead peer: no pong since the last ping
+        this.alive = false;
+        this.ws.ping();
+      }, l.pingIntervalMs);
+      this.timers.push(t);
+    }
+    this.armExpiry(claims);
+  }
+
+  private onAudio(buf: Buffer) {
+    this.deps.metrics.messagesIn.inc({ type: "audio" });
+    if (this.state !== "streaming") {
+      return this.error("protocol_violation", "audio after end is ignored", false);
+    }
+    this.touchIdle();
+    this.audioBytes += buf.length;
+    if (!this.ingest || !this.stream) return;
+    let samples: Float32Array;
+    try {
+      samples = this.ingest.decode(buf);
+    } catch (e) {
+      if (!isAudioError(e)) throw e;
+      this.deps.metrics.badAudioFrames.inc({ code: e.code });
+      if (e.fatal) return this.fail(e.code in ErrorCodes ? (e.code as ErrorCode) : "unsupported_audio", e.message);
+      return this.error(e.code in ErrorCodes ? (e.code as ErrorCode) : "bad_audio", `${e.message}; frame skipped`, false);
+    }
+    if (samples.length > 0) this.stream.pushAudio(samples);
+  }
+
+  private onControl(buf: Buffer) {
+    let msg: ClientMessage;
+    try {
+      const parsed = ClientMessage.safeParse(JSON.parse(buf.toString("utf8")));
+      if (!parsed.success) throw new Error(parsed.error.issues[0]?.message ?? "invalid message");
+      msg = parsed.data;
+    } catch (e) {
+      this.deps.metrics.messagesIn.inc({ type: "invalid" });
+      // After `ready` a bad control message is the client's bug, not a reason to lose the session.
+      return this.error("invalid_message", `message ignored: ${(e as Error).message}`, false);
+    }
+    this.deps.metrics.messagesIn.inc({ type: msg.type });
+    switch (msg.type) {
+      case "auth":
+        return this.error("invalid_message", "already authenticated; use reauth to refresh the token", false);
+      case "flush":
+        if (this.state === "streaming") this.stream?.flush();
+        return;
+      case "end":
+        if (this.state !== "streaming") return;
+        this.clientWantsReport = true;
+        this.finish("end");
+        return;
+      case "reauth":
+        return this.onReauth(msg.token);
+    }
+  }
+
+  private onReauth(token: string) {
+    this.deps.verifier.verify(token).then(
+      (claims) => {
+        if (claims.sub !== this.claims?.sub) return this.fail("auth_failed", "reauth token is for another subject");
+        this.claims = claims;
+        this.armExpiry(claims);
+      },
+      (err: unknown) => {
+        this.deps.metrics.authFailures.inc({ reason: err instanceof AuthError ? err.reason : "internal" });
+        this.error("auth_failed", "reauth token refused; the current token stays in force", false);
+      },
+    );
+  }
+
+  // ---- speech events -> store + socket -------------------------------------------------------
+
+  private async pump(stream: SpeechStream) {
+    try {
+      for await (const ev of stream) await this.onSpeechEvent(ev);
+    } catch (err) {
+      this.log.error({ err }, "speech stream failed");
+      this.error("transcription_failed", "transcription failed for this session", false);
+    }
+  }
+
+  private async onSpeechEvent(ev: SpeechEvent) {
+    const lag = "lagMs" in ev ? Math.max(0, Math.round(ev.lagMs)) : 0;
+    if ("lagMs" in ev) this.deps.metrics.lag.observe(lag / 1000);
+    switch (ev.type) {
+      case "speech_started":
+        return this.send({ type: "speech_started", lag_ms: lag, at: ev.at });
+      case "partial":
+        return this.send({ type: "partial", lag_ms: lag, text: ev.text, start: ev.start, end: ev.end, words: ev.words });
+      case "final": {
+        // Stored before it is sent: whatever a client has seen as final survives a crash.
+        if (this.deps.store && this.id) {
+          await this.deps.store.appendSegment({ sessionId: this.id, segmentId: ev.segmentId, text: ev.text, start: ev.start, end: ev.end, words: ev.words });
+        }
+        this.segments.push({ id: ev.segmentId, words: ev.words });
+        this.deps.metrics.finals.inc();
+        return this.send({
+          type: "final",
+          lag_ms: lag,
+          segment_id: ev.segmentId,
+          text: ev.text,
+          start: ev.start,
+          end: ev.end,
+          words: ev.words,
+          reason: ev.reason,
+        });
+      }
+      case "utterance_end":
+        this.send({ type: "utterance_end", lag_ms: lag, at: ev.at });
+        if (this.deps.config.analysis.onUtteranceEnd || this.streamConfig?.analyze_utterances) await this.queueUtteranceAnalysis();
+        return;
+      case "ended":
+        return this.send({ type: "ended", lag_ms: lag, text: ev.text, segments: ev.segments, audio_ms: Math.round(ev.audioMs) });
+      case "error":
+        this.log.warn({ message: ev.message, fatal: ev.fatal }, "transcription error");
+        return this.error("transcription_failed", ev.message, ev.fatal && this.state === "streaming");
+    }
+  }
+
+  private async queueUtteranceAnalysis() {
+    const last = this.segments.at(-1)?.id ?? -1;
+    if (!this.deps.analysis || !this.id || last <= this.lastUtteranceSegment) return;
+    const from = this.lastUtteranceSegment + 1;
+    this.lastUtteranceSegment = last;
+    const jobId = await this.deps.analysis.enqueue({ sessionId: this.id, scope: "utterance", segmentFrom: from, segmentTo: last });
+    this.pendingJobs.add(jobId);
+    this.send({ type: "analysis_started", job_id: jobId, scope: "utterance" });
+  }
+
+  private onReport(jobId: string, report: import("../protocol/report.js").Report) {
+    if (!this.pendingJobs.delete(jobId)) return;
+    this.send({ type: "report", job_id: jobId, report });
+    if (this.state === "finishing" && this.clientWantsReport && this.pendingJobs.size === 0) this.close(CloseCode.normal, "done");
+  }
+
+  // ---- ending ----------------------------------------------------------------------------------
+
+  /**
+   * Commits everything pending, stores it, and queues the session analysis. Idempotent. Runs for
+   * `end`, for fatal errors after `ready`, for client disconnects and for server shutdown.
+   */
+  finish(why: string): Promise<void> {
+    if (this.finishing) return this.finishing;
+    if (this.state === "awaiting_auth" || this.state === "verifying") {
+      this.state = "closed";
+      this.resolveDone();
+      return (this.finishing = Promise.resolve());
+    }
+    this.state = "finishing";
+    this.setMetricState(this.ws.readyState === this.ws.OPEN ? "finishing" : null);
+    this.clearIdle();
+    this.finishing = (async () => {
+      this.stream?.end();
+      await this.pumpDone;
+      const { store, analysis } = this.deps;
+      try {
+        await store?.updateSession(this.id!, { status: "ended", endedAt: new Date().toISOString(), audioMs: this.audioMsReceived() });
+      } catch (err) {
+        this.log.error({ err }, "could not mark the session ended");
+      }
+      const last = this.segments.at(-1)?.id ?? -1;
+      if (analysis && (this.clientWantsReport || last > this.lastUtteranceSegment || this.segments.length === 0)) {
+        try {
+          const jobId = await analysis.enqueue({ sessionId: this.id!, scope: "session", segmentFrom: null, segmentTo: null });
+          this.pendingJobs.add(jobId);
+          this.send({ type: "analysis_started", job_id: jobId, scope: "session" });
+        } catch (err) {
+          this.log.error({ err }, "could not queue the analysis");
+          this.error("analysis_failed", "analysis could not be queued; the transcript is stored", false);
+        }
+      }
+      this.log.info({ why, segments: this.segments.length, audio_ms: this.audioMsReceived() }, "session input ended");
+      if (!analysis || !this.clientWantsReport) this.close(CloseCode.normal, "done");
+    })().finally(() => this.resolveDone());
+    return this.finishing;
+  }
+
+  private audioMsReceived(): number {
+    const c = this.streamConfig;
+    if (!c) return 0;
+    const bytesPerSample = c.encoding === "pcm_f32le" ? 4 : 2;
+    return Math.round((this.audioBytes / (bytesPerSample * c.channels * c.sample_rate)) * 1000);
+  }
+
+  /** Server shutdown: tell the client, commit and persist, then close with 1001. */
+  async shutdown(): Promise<void> {
+    if (this.state === "closed") return;
+    if (this.state === "awaiting_auth" || this.state === "verifying") return this.fail("shutting_down", "server shutting down");
+    this.error("shutting_down", "server shutting down; your transcript is saved and the report will be available over REST", false);
+    this.clientWantsReport = false;
+    await this.finish("shutdown");
+    this.close(CloseCode.shuttingDown, "server shutting down");
+  }
+
+  // ---- outbound ------------------------------------------------------------------------------
+
+  private send(msg: Outgoing) {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    const l = this.deps.config.limits;
+    const buffered = this.ws.bufferedAmount;
+    // A client that stops reading must not grow our memory: drop revisable partials first, and
+    // close when even committed results no longer fit (they are in the store regardless).
+    if (msg.type === "partial" && buffered > l.maxBufferedBytes / 4) {
+      this.deps.metrics.droppedPartials.inc();
+      return;
+    }
+    if (buffered > l.maxBufferedBytes && msg.type !== "error") {
+      this.log.warn({ buffered }, "client reads too slowly; closing");
+      this.fail("slow_consumer", "client is not reading; connection closed (results are stored)");
+      return;
+    }
+    const full = msg.type === "busy" ? msg : { ...msg, seq: this.seq++ };
+    const text = JSON.stringify(full);
+    this.deps.metrics.messagesOut.inc({ type: msg.type });
+    this.deps.metrics.bytesOut.inc(text.length);
+    this.ws.send(text, (err) => err && this.log.debug({ err: err.message }, "send failed"));
+  }
+
+  private error(code: ErrorCode, message: string, fatal: boolean) {
+    this.send({ type: "error", code, message, fatal });
+    if (fatal) this.close(ErrorCodes[code] ?? CloseCode.protocolViolation, message);
+  }
+
+  /** A fatal error: tell the client, close the socket; after `ready`, keep what was said. */
+  fail(code: ErrorCode, message: string) {
+    if (this.state === "closed") return;
+    this.log.info({ code }, message);
+    const after = this.state === "streaming" || this.state === "finishing";
+    this.error(code, message, true);
+    if (after) void this.finish(code);
+    else this.markClosed();
+  }
+
+  private close(code: number, reason: string) {
+    if (this.ws.readyState === this.ws.OPEN || this.ws.readyState === this.ws.CONNECTING) {
+      this.ws.close(code, reason.slice(0, 120));
+    }
+  }
+
+  private onClose(code: number) {
+    this.deps.metrics.closes.inc({ code: String(code) });
+    this.clearTimers();
+    this.setMetricState(null);
+    if (this.state === "streaming") void this.finish("client disconnected");
+    else if (this.state !== "finishing") this.markClosed();
+    void this.done.then(() => {
+      this.unsubscribe?.();
+      this.deps.onFinished?.(this);
+    });
+  }
+
+  private markClosed() {
+    if (this.state === "finishing") return;
+    this.state = "closed";
+    this.clearTimers();
+    this.setMetricState(null);
+    this.resolveDone();
+  }
+
+  // ---- timers --------------------------------------------------------------------------------
+
+  private timer(ms: number, fn: () => void) {
+    const t = setTimeout(fn, ms);
+    this.timers.push(t);
+  }
+
+  private touchIdle() {
+    const ms = this.deps.config.limits.idleTimeoutMs;
+    if (ms <= 0) return;
+    if (this.idleTimer) this.idleTimer.refresh();
+    else this.idleTimer = setTimeout(() => this.fail("idle_timeout", `no audio for ${ms} ms`), ms);
+  }
+
+  private clearIdle() {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
+  }
+
+  private armExpiry(claims: Claims) {
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    this.expiryTimer = null;
+    if (!claims.exp) return;
+    // Policy: a session may not outlive its token. Clients refresh with `reauth`; at expiry the
+    // server commits what was said, queues the analysis and closes with 4401.
+    const ms = claims.exp * 1000 - Date.now() + this.deps.config.limits.tokenExpiryGraceMs;
+    this.expiryTimer = setTimeout(() => this.fail("token_expired", "token expired; send reauth before exp to continue"), Math.max(0, Math.min(ms, 2 ** 31 - 1)));
+  }
+
+  private clearTimers() {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers = [];
+    this.clearIdle();
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
+  }
+
+  private setMetricState(to: ConnectionState | null) {
+    if (this.metricState === to) return;
+    this.deps.metrics.moveConnection(this.metricState, to);
+    this.metricState = to;
+  }
+}

@@ -1,0 +1,46 @@
+// Prometheus metrics (prom-client) on a registry of our own, so tests can run several servers in
+// one process without clashing on the global registry.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+export type ConnectionState = "awaiting_auth" | "streaming" | "finishing";
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly connections = new Gauge({ name: "parlance_connections", help: "Open WebSocket connections by state", labelNames: ["state"], registers: [this.registry] });
+  readonly authFailures = new Counter({ name: "parlance_auth_failures_total", help: "Refused authentications by reason", labelNames: ["reason"], registers: [this.registry] });
+  readonly bytesIn = new Counter({ name: "parlance_bytes_in_total", help: "WebSocket payload bytes received", labelNames: ["kind"], registers: [this.registry] });
+  readonly bytesOut = new Counter({ name: "parlance_bytes_out_total", help: "WebSocket payload bytes sent", registers: [this.registry] });
+  readonly messagesIn = new Counter({ name: "parlance_messages_in_total", help: "Client messages by type", labelNames: ["type"], registers: [this.registry] });
+  readonly messagesOut = new Counter({ name: "parlance_messages_out_total", help: "Server messages by type", labelNames: ["type"], registers: [this.registry] });
+  readonly closes = new Counter({ name: "parlance_closes_total", help: "Connections closed by close code", labelNames: ["code"], registers: [this.registry] });
+  readonly rejected = new Counter({ name: "parlance_rejected_upgrades_total", help: "Upgrades refused before WebSocket (caps, path)", labelNames: ["reason"], registers: [this.registry] });
+  readonly busyRejections = new Counter({ name: "parlance_busy_rejections_total", help: "Sessions refused with busy (admission control)", registers: [this.registry] });
+  readonly droppedPartials = new Counter({ name: "parlance_dropped_partials_total", help: "Partials not sent because the client reads too slowly", registers: [this.registry] });
+  readonly badAudioFrames = new Counter({ name: "parlance_bad_audio_frames_total", help: "Audio frames refused by validation", labelNames: ["code"], registers: [this.registry] });
+  readonly lag = new Histogram({
+    name: "parlance_session_lag_seconds",
+    help: "Audio received but not yet decoded, per transcript event",
+    buckets: [0.1, 0.25, 0.5, 1, 2, 4, 8, 16],
+    registers: [this.registry],
+  });
+  readonly finals = new Counter({ name: "parlance_finals_total", help: "Committed transcript segments", registers: [this.registry] });
+  readonly analysisJobs = new Counter({ name: "parlance_analysis_jobs_total", help: "Analysis job outcomes", labelNames: ["outcome"], registers: [this.registry] });
+  readonly analysisRetries = new Counter({ name: "parlance_analysis_retries_total", help: "Analysis attempts scheduled again after a failure", registers: [this.registry] });
+  readonly queueDepth = new Gauge({ name: "parlance_analysis_queue_depth", help: "Analysis jobs waiting (pending)", registers: [this.registry] });
+  readonly analysisSeconds = new Histogram({
+    name: "parlance_analysis_seconds",
+    help: "Analysis duration",
+    buckets: [0.5, 1, 2, 5, 10, 20, 40, 80, 160],
+    registers: [this.registry],
+  });
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "parlance_" });
+    for (const s of ["awaiting_auth", "streaming", "finishing"] as const) this.connections.set({ state: s }, 0);
+  }
+
+  moveConnection(from: ConnectionState | null, to: ConnectionState | null): void {
+    if (from) this.connections.dec({ state: from });
+    if (to) this.connections.inc({ state: to });
+  }
+}
