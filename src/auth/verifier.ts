@@ -125,6 +125,7 @@ function translate(e: unknown): AuthError {
   if (e instanceof joseErrors.JWSInvalid || e instanceof joseErrors.JWTInvalid || e instanceof joseErrors.JOSENotSupported) {
     return new AuthError("malformed", "token is not a valid JWT");
   }
+  if (e instanceof TypeError && !(e.cause && typeof e.cause === "object")) return new AuthError("malformed", "token is not a valid JWT");
   // Network failures while fetching the JWKS surface as plain errors: fail closed.
   return new AuthError("jwks_unavailable", "token could not be verified: key source unavailable");
 }
@@ -142,7 +143,12 @@ class JwtVerifier implements TokenVerifier {
     precheck(token);
     let claims: Claims;
     try {
-      const header = decodeProtectedHeader(token);
+      let header: ReturnType<typeof decodeProtectedHeader>;
+      try {
+        header = decodeProtectedHeader(token);
+      } catch {
+        throw new AuthError("malformed", "token is not a valid JWT");
+      }
       if (!header.alg || !this.algorithms.includes(header.alg)) throw new AuthError("alg_not_allowed", "token algorithm not allowed");
       const opts = {
         algorithms: this.algorithms,
