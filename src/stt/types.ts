@@ -23,6 +23,10 @@ export interface TranscribeRequest {
   /** Committed text tail, to keep spelling and style consistent across windows. */
   prompt?: string;
   signal?: AbortSignal;
+  /** Inference threads for this decode (the scheduler's share); engines without threads ignore it. */
+  threads?: number;
+  /** Stream time (s) of audio[0]. Engines ignore it; the scripted fake uses it to know "where" it is. */
+  offsetSec?: number;
 }
 
 export interface TranscribedWord {

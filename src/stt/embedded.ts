@@ -1,0 +1,159 @@
+// The embedded engine: whisper.cpp through smart-whisper (docs/stt-engine.md says why this
+// binding). One model per process, shared by every session; each decode runs on libuv's thread
+// pool with its own whisper state, so the event loop never waits on inference.
+import { WhisperModel, TranscribeTask, WhisperSamplingStrategy, type TranscribeParams } from "smart-whisper";
+import { TranscriptionError } from "./errors.js";
+import { meanLogprob, tokensToWords, type TimedToken } from "./words.js";
+import type { TranscribeRequest, TranscribeResult, Transcriber, TranscriberCapabilities, TranscribedSegment } from "./types.js";
+
+const SAMPLE_RATE = 16000;
+/** whisper.cpp returns nothing for 1.0 s of audio or less: shorter windows are padded to this. */
+const MIN_SAMPLES = Math.round(1.1 * SAMPLE_RATE);
+/** One encoder position covers 20 ms of audio (100 mel frames/s, conv stride 2). */
+const SAMPLES_PER_AUDIO_CTX = 320;
+const FULL_AUDIO_CTX = 1500;
+
+export interface EmbeddedWhisperOptions {
+  modelPath: string;
+  /** Default threads per decode when the request does not say. */
+  threads: number;
+  /** "trim": encoder window cut to the audio (mandatory for 1 s cadence on CPU); "full": 30 s. */
+  audioCtx: "trim" | "full";
+  /** Cap on decoded tokens per second of audio: bounds cost and runaway loops. */
+  maxTokensPerSecond?: number;
+  /** Label for logs and `engine` in the ready message. */
+  label?: string;
+}
+
+// Process-wide model cache: every Transcriber on one file shares one loaded model.
+const shared = new Map<string, { model: Promise<WhisperModel>; refs: number }>();
+
+async function acquire(path: string): Promise<WhisperModel> {
+  let entry = shared.get(path);
+  if (!entry) {
+    entry = { model: WhisperModel.load(path, false), refs: 0 };
+    shared.set(path, entry);
+    entry.model.catch(() => shared.delete(path));
+  }
+  entry.refs++;
+  return entry.model;
+}
+
+async function release(path: string): Promise<void> {
+  const entry = shared.get(path);
+  if (!entry) return;
+  if (--entry.refs > 0) return;
+  shared.delete(path);
+  const model = await entry.model.catch(() => null);
+  await model?.free();
+}
+
+/** Number of distinct whisper models loaded in this process (tests check "once per process"). */
+export function loadedWhisperModels(): number {
+  return shared.size;
+}
+
+export function audioCtxFor(samples: number, mode: "trim" | "full"): number {
+  if (mode === "full") return FULL_AUDIO_CTX;
+  // A few positions of margin so the last word is never cut by rounding.
+  return Math.min(FULL_AUDIO_CTX, Math.ceil(samples / SAMPLES_PER_AUDIO_CTX) + 8);
+}
+
+type DetailTask = TranscribeTask<"detail", true>;
+
+export class EmbeddedWhisperTranscriber implements Transcriber {
+  readonly name: string;
+  readonly capabilities: TranscriberCapabilities;
+  private readonly opts: EmbeddedWhisperOptions;
+  private model: Promise<WhisperModel> | null;
+  private closed = false;
+
+  private constructor(opts: EmbeddedWhisperOptions, model: Promise<WhisperModel>) {
+    this.opts = opts;
+    this.model = model;
+    this.name = `whisper.cpp:${opts.label ?? opts.modelPath.replace(/^.*\//, "")}`;
+    this.capabilities = {
+      local: true,
+      wordTimestamps: true,
+      tokenProbabilities: true,
+      noSpeechProbability: false, // smart-whisper does not expose it
+      initialPrompt: true,
+      trimmedEncoder: opts.audioCtx === "trim",
+      maxConcurrency: Math.max(1, opts.threads),
+    };
+  }
+
+  /** Loads (or reuses) the model; rejects with the loader's error for a missing or bad file. */
+  static async create(opts: EmbeddedWhisperOptions): Promise<EmbeddedWhisperTranscriber> {
+    const model = acquire(opts.modelPath);
+    try {
+      await model;
+    } catch (e) {
+      await release(opts.modelPath);
+      throw new TranscriptionError(`cannot load whisper model ${opts.modelPath}: ${(e as Error).message}`, { cause: e });
+    }
+    return new EmbeddedWhisperTranscriber(opts, model);
+  }
+
+  async transcribe(req: TranscribeRequest): Promise<TranscribeResult> {
+    if (this.closed || !this.model) throw new TranscriptionError("transcriber is closed");
+    if (req.signal?.aborted) throw new TranscriptionError("aborted", { retryable: false });
+    const model = await this.model;
+    const realSamples = req.audio.length;
+    let pcm = req.audio;
+    if (pcm.length < MIN_SAMPLES) {
+      const padded = new Float32Array(MIN_SAMPLES);
+      padded.set(pcm, 0);
+      pcm = padded;
+    }
+    const seconds = pcm.length / SAMPLE_RATE;
+    const params: Partial<TranscribeParams<"detail", true>> = {
+      strategy: WhisperSamplingStrategy.WHISPER_SAMPLING_GREEDY, // default is beam search: 5x the cost
+      best_of: 1,
+      n_threads: Math.max(1, req.threads ?? this.opts.threads),
+      language: req.language.split("-")[0]!,
+      translate: false,
+      no_context: true, // context comes from our own prompt tail, never from a previous call
+      single_segment: false,
+      token_timestamps: true,
+      audio_ctx: audioCtxFor(pcm.length, this.opts.audioCtx),
+      max_tokens: Math.ceil(seconds * (this.opts.maxTokensPerSecond ?? 8)) + 8,
+      temperature: 0,
+      temperature_inc: 0, // no fallback re-decodes: bounded cost; guards handle bad output
+      suppress_blank: true,
+      suppress_non_speech_tokens: true,
+      print_progress: false,
+      print_realtime: false,
+      format: "detail",
+    };
+    if (req.prompt) params.initial_prompt = req.prompt;
+    const t0 = performance.now();
+    let raw: unknown;
+    try {
+      const task: DetailTask = await TranscribeTask.run(model, pcm, params);
+      raw = await task.result;
+    } catch (e) {
+      throw new TranscriptionError(`whisper.cpp decode failed: ${(e as Error).message}`, { cause: e, retryable: true });
+    }
+    const decodeMs = performance.now() - t0;
+    if (!Array.isArray(raw)) throw new TranscriptionError(`whisper.cpp decode failed: ${String(raw)}`, { retryable: true });
+    const audioEnd = realSamples / SAMPLE_RATE;
+    const segments: TranscribedSegment[] = [];
+    for (const s of raw as Awaited<DetailTask["result"]>) {
+      const start = Math.min(s.from / 1000, audioEnd);
+      const end = Math.min(Math.max(s.to / 1000, start), audioEnd);
+      const tokens: TimedToken[] = s.tokens.map((t) => ({ text: t.text, start: t.from / 1000, end: t.to / 1000, p: t.p }));
+      const text = s.text.trim();
+      if (!text) continue;
+      segments.push({ text, start, end, words: tokensToWords(tokens, start, end), avgLogprob: meanLogprob(tokens), noSpeechProb: null });
+    }
+    return { segments, language: raw[0]?.lang ?? req.language, decodeMs };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.model = null;
+    await release(this.opts.modelPath);
+  }
+}

@@ -1,0 +1,10 @@
+export * from "./types.js";
+export { createSttService, LocalSttService, policyFromConfig, type SttServiceOptions } from "./service.js";
+export { SttStream, DEFAULT_POLICY, type StreamPolicy } from "./stream.js";
+export { DecodeScheduler } from "./scheduler.js";
+export { EmbeddedWhisperTranscriber, audioCtxFor, loadedWhisperModels, type EmbeddedWhisperOptions } from "./embedded.js";
+export { RemoteTranscriber, transcriptionsUrl, type RemoteTranscriberOptions } from "./remote.js";
+export { FakeTranscriber, timelineResponder, steadySpeech, type FakeCall, type FakeResponder, type ScriptWord } from "./fake.js";
+export { DEFAULT_GUARDS, type GuardOptions, agreedPrefix, dedupeSeam, cutRepetition, isHallucination, judgeSegment } from "./policy.js";
+export { resolveModelPath, listLocalModels, OFFICIAL_MODELS, officialModel, DEFAULT_MODELS_BASE_URL } from "./models.js";
+export { TranscriptionError, ModelNotFoundError } from "./errors.js";

@@ -1,0 +1,124 @@
+// Pure pieces of the streaming policy: word normalisation, LocalAgreement-2, seam dedupe,
+// repetition-loop cut and the hallucination / confidence guards. No state, no timers.
+import type { TranscribedSegment } from "./types.js";
+
+/** A word on the stream's timeline (seconds since the session's first sample). */
+export interface StreamWord {
+  word: string;
+  start: number;
+  end: number;
+  probability: number;
+}
+
+export function normalizeWord(w: string): string {
+  return w.toLowerCase().replace(/[^\p{L}\p{N}']+/gu, "").replace(/^'+|'+$/g, "");
+}
+
+/** LocalAgreement-2: how many leading words two consecutive hypotheses agree on. */
+export function agreedPrefix(prev: StreamWord[], next: StreamWord[]): number {
+  let i = 0;
+  while (i < prev.length && i < next.length && normalizeWord(prev[i]!.word) === normalizeWord(next[i]!.word)) i++;
+  return i;
+}
+
+/**
+ * Drops words at the start of a new hypothesis that repeat the end of what is already committed:
+ * the window is cut at a word boundary Whisper only estimated, so the last committed word is often
+ * heard again. Only words starting near the seam are candidates.
+ */
+export function dedupeSeam(committedTail: StreamWord[], hyp: StreamWord[], seamSec: number, toleranceSec = 1.0): StreamWord[] {
+  const maxN = Math.min(5, committedTail.length, hyp.length);
+  for (let n = maxN; n >= 1; n--) {
+    if (hyp[0]!.start > seamSec + toleranceSec) break;
+    let same = true;
+    for (let k = 0; k < n && same; k++) {
+      same = normalizeWord(committedTail[committedTail.length - n + k]!.word) === normalizeWord(hyp[k]!.word);
+    }
+    if (same) return hyp.slice(n);
+  }
+  // Words that end before the seam were already heard and committed.
+  let i = 0;
+  while (i < hyp.length && hyp[i]!.end <= seamSec - 0.05) i++;
+  return hyp.slice(i);
+}
+
+/**
+ * Cuts a decoding loop: an n-gram repeated back to back (1-word runs of 4+, longer n-grams 3+
+ * times) keeps its first occurrence and everything after it is dropped (a loop does not recover
+ * within a window). Returns the kept words and whether a loop was found.
+ */
+export function cutRepetition(words: StreamWord[]): { words: StreamWord[]; cut: boolean } {
+  const norm = words.map((w) => normalizeWord(w.word));
+  for (let i = 0; i < norm.length; i++) {
+    for (let n = 1; n <= 8 && i + n <= norm.length; n++) {
+      const needed = n === 1 ? 4 : 3;
+      let reps = 1;
+      while (i + (reps + 1) * n <= norm.length) {
+        let same = true;
+        for (let k = 0; k < n && same; k++) same = norm[i + k] === norm[i + reps * n + k];
+        if (!same) break;
+        reps++;
+      }
+      if (reps >= needed) return { words: words.slice(0, i + n), cut: true };
+    }
+  }
+  return { words, cut: false };
+}
+
+export interface GuardOptions {
+  /** Segments whose mean token log-probability is below this are dropped (-Infinity: off). */
+  logprobThreshold: number;
+  /** Whisper's rule: no-speech probability above this AND low log-probability = silence. */
+  noSpeechThreshold: number;
+  /** Drop known silence hallucinations ("Thanks for watching"...). */
+  suppressHallucinations: boolean;
+}
+
+export const DEFAULT_GUARDS: GuardOptions = { logprobThreshold: -1.0, noSpeechThreshold: 0.6, suppressHallucinations: true };
+
+// Phrases Whisper produces on silence or noise (from its YouTube-subtitle training data). Always
+// dropped when they are the whole segment; real learners rarely say exactly these alone.
+const HALLUCINATIONS = new Set(
+  [
+    "thanks for watching",
+    "thank you for watching",
+    "thanks for watching and see you next time",
+    "thank you so much for watching",
+    "please subscribe",
+    "please like and subscribe",
+    "like and subscribe",
+    "subscribe to my channel",
+    "subtitles by the amaraorg community",
+    "subtitles by",
+    "transcribed by",
+    "see you next time",
+    "see you in the next video",
+    "you",
+    "bye",
+    "thank you",
+    "so",
+    "the end",
+  ].map((p) => p.split(" ").map(normalizeWord).join(" ")),
+);
+
+export function isHallucination(text: string): boolean {
+  const t = text.trim();
+  if (!t) return true;
+  // [BLANK_AUDIO], (music), *applause*, ♪ ...: non-speech annotations
+  if (/^[[(*♪].*[\])*♪]$/u.test(t) || /^[♪\s.…-]+$/u.test(t)) return true;
+  const norm = t.split(/\s+/).map(normalizeWord).filter(Boolean).join(" ");
+  return norm === "" || HALLUCINATIONS.has(norm);
+}
+
+export type GuardVerdict = "ok" | "low_logprob" | "no_speech" | "hallucination";
+
+export function judgeSegment(s: TranscribedSegment, g: GuardOptions): GuardVerdict {
+  if (g.suppressHallucinations && isHallucination(s.text)) return "hallucination";
+  if (s.noSpeechProb !== null && s.noSpeechProb > g.noSpeechThreshold && (s.avgLogprob === null || s.avgLogprob < -1)) return "no_speech";
+  if (s.avgLogprob !== null && s.avgLogprob < g.logprobThreshold) return "low_logprob";
+  return "ok";
+}
+
+export function joinWords(words: { word: string }[]): string {
+  return words.map((w) => w.word).join(" ").replace(/\s+([,.!?;:])/g, "$1").trim();
+}
