@@ -255,8 +255,9 @@ export class SttStream implements SpeechStream, JobSource {
     if (reason) {
       this.commit(hyp, reason, end);
       this.prevHyp = [];
-      if (end < this.total && (reason === "end" || reason === "flush")) {
-        // The window was capped: decode the rest before completing.
+      const capped = end - offset >= (this.policy.maxWindowMs * RATE) / 1000;
+      if (capped && end < this.total && (reason === "end" || reason === "flush")) {
+        // The window was capped at maxWindowMs: decode the rest before completing.
         this.finalWanted = reason;
       } else {
         this.completeFinal(reason);
