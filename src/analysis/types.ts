@@ -22,6 +22,11 @@ export interface Analyzer {
    * could not be reached at all, so the job is retried later; never loses the transcript.
    */
   analyze(input: AnalysisInput): Promise<Report>;
+  /**
+   * Core policy: tell the analyzer how many inference threads live transcription uses now; an
+   * embedded LLM then keeps to the cores left (at least 1). Remote providers ignore it.
+   */
+  setSttThreads?(threads: number): void;
   close(): Promise<void>;
 }
 

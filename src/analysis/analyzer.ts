@@ -1,0 +1,204 @@
+// Report assembly: deterministic metrics and quality gate first, the LLM chain only when the
+// transcript can carry feedback, then post-checks, grounded resources and zod validation.
+import { availableParallelism } from "node:os";
+import type { BaseRetriever } from "@langchain/core/retrievers";
+import type { Document } from "@langchain/core/documents";
+import type { Config } from "../config/index.js";
+import { Report, REPORT_SCHEMA_VERSION, type LlmStatus, type Recommendation, type Resource } from "../protocol/report.js";
+import type { Logger } from "../util/log.js";
+import { PROMPT_VERSION, runFeedbackChain, type PromptVars } from "./chain.js";
+import type { LlmFeedback } from "./llm-schema.js";
+import { fluencyMetrics, lexicalTokens } from "./metrics.js";
+import { createLlmBackend, type LlmBackend } from "./models/factory.js";
+import { postCheckErrors } from "./postcheck.js";
+import { assessQuality, type QualityResult } from "./quality.js";
+import { joinWords } from "./text.js";
+import type { AnalysisInput, Analyzer } from "./types.js";
+import { vocabularyProfile } from "./vocabulary.js";
+
+export interface AnalyzerDeps {
+  logger: Logger;
+  retriever?: BaseRetriever;
+  /** For tests: a ready backend instead of the one config.llm describes. */
+  backend?: LlmBackend;
+}
+
+interface Base {
+  report: Report;
+  quality: QualityResult;
+  transcript: ReturnType<typeof joinWords>;
+}
+
+/** Everything that needs no LLM. `llmStatus` "pending" gives the report the job runner stores while it retries. */
+export function deterministicReport(input: AnalysisInput, config: Pick<Config, "analysis">, llmStatus: LlmStatus, modelName: string): Report {
+  return buildBase(input, config, llmStatus, modelName).report;
+}
+
+function buildBase(input: AnalysisInput, config: Pick<Config, "analysis">, llmStatus: LlmStatus, modelName: string): Base {
+  const words = input.words;
+  const transcript = joinWords(words);
+  const quality = assessQuality(words, { confidenceThreshold: config.analysis.confidenceThreshold, minWords: config.analysis.minWords });
+  const fluency = fluencyMetrics(words);
+  const vocabulary = vocabularyProfile(lexicalTokens(words));
+  const unusable = quality.quality === "unusable";
+  const report: Report = {
+    session_id: input.sessionId,
+    created_at: new Date().toISOString(),
+    status: llmStatus === "pending" ? "pending" : "complete",
+    llm_status: llmStatus,
+    language: input.language,
+    transcript: {
+      text: transcript.text,
+      words: words.map((w, i) => ({ word: w.word.trim(), start: w.start, end: w.end, confidence: w.confidence, uncertain: quality.uncertain[i] ?? false })),
+    },
+    quality: quality.quality,
+    quality_detail: quality.detail,
+    errors: [],
+    strengths: unusable ? [] : deterministicStrengths(fluency),
+    fluency,
+    vocabulary,
+    level: { cefr: null, evidence: [unusable ? "Not estimated: the recording could not be assessed." : "Not estimated: no language-model assessment is available for this answer."] },
+    recommendations: unusable ? [] : deterministicRecommendations(fluency),
+    message: unusable
+      ? `We could not give language feedback: ${quality.detail.reasons.join("; ")}. ${quality.detail.advice.join(" ")}`
+      : llmStatus === "pending"
+        ? "Your transcript is saved; the detailed feedback will follow shortly."
+        : llmStatus === "failed"
+          ? "Detailed grammar feedback is not available for this answer; the fluency and vocabulary figures are."
+          : quality.quality === "partly_unreliable"
+            ? `Some words were not recognised clearly and are not judged as grammar. ${quality.detail.advice.join(" ")}`
+            : null,
+    versions: { model: modelName, prompt: PROMPT_VERSION, schema: REPORT_SCHEMA_VERSION },
+  };
+  return { report, quality, transcript };
+}
+
+function deterministicStrengths(f: Report["fluency"]): string[] {
+  const out: string[] = [];
+  if (f.words_per_minute >= 100 && f.words_per_minute <= 170) out.push(`A natural speaking rate (${Math.round(f.words_per_minute)} words per minute).`);
+  if (f.word_count >= 20 && f.fillers.per_minute < 3) out.push("Very few filler words.");
+  if (f.lexical_diversity.mtld !== null && f.lexical_diversity.mtld >= 60) out.push("Varied vocabulary for the length of the answer.");
+  return out.slice(0, 3);
+}
+
+function deterministicRecommendations(f: Report["fluency"]): Recommendation[] {
+  const out: Recommendation[] = [];
+  if (f.fillers.per_minute >= 6) out.push({ title: "Use fewer filler words", reason: `You used ${f.fillers.count} fillers (${f.fillers.per_minute} per minute). A short silent pause sounds more confident.`, focus: "fluency", resources: [] });
+  if (f.pauses.over_1s >= 2) out.push({ title: "Plan your next idea while you speak", reason: `${f.pauses.over_1s} pauses were longer than one second. Useful linking phrases give you time to think.`, focus: "fluency", resources: [] });
+  if (f.word_count >= 10 && f.words_per_minute > 0 && f.words_per_minute < 90) out.push({ title: "Build speaking speed", reason: `Your rate was ${Math.round(f.words_per_minute)} words per minute; retelling the same story several times makes it smoother.`, focus: "fluency", resources: [] });
+  if (f.repetitions + f.self_corrections >= 3) out.push({ title: "Rehearse key sentences", reason: `There were ${f.repetitions} repetitions and ${f.self_corrections} self-corrections.`, focus: "fluency", resources: [] });
+  return out.slice(0, 3);
+}
+
+function toResource(d: Document): Resource {
+  const m = d.metadata as { lesson_id: string; title?: string; url?: string | null; level?: string | null };
+  return { lesson_id: String(m.lesson_id), title: String(m.title ?? m.lesson_id), url: m.url ?? null, level: m.level ?? null };
+}
+
+/**
+ * Core policy (docs/analysis.md): live transcription has priority. The LLM gets the cores STT is
+ * not using (at least 1), analyses run one at a time (config analysis.concurrency), and the
+ * session layer reports STT's live thread use through setSttThreads().
+ */
+export class LlmAnalyzer implements Analyzer {
+  readonly modelName: string;
+  private sttThreads = 0;
+  private readonly cores = availableParallelism();
+
+  constructor(
+    private readonly config: Config,
+    private readonly deps: AnalyzerDeps,
+    private readonly backend: LlmBackend,
+  ) {
+    this.modelName = backend.name;
+    this.applyThreadBudget();
+  }
+
+  /** Tell the analyzer how many inference threads live transcription is using now. */
+  setSttThreads(threads: number): void {
+    this.sttThreads = Math.max(0, threads);
+    this.applyThreadBudget();
+  }
+
+  /** Threads the LLM may use now: the cores STT leaves free, never below 1. */
+  get llmThreadBudget(): number {
+    const wanted = this.config.llm.threads || this.cores;
+    return Math.max(1, Math.min(wanted, this.cores - this.sttThreads));
+  }
+
+  private applyThreadBudget() {
+    this.backend.setThreadBudget(this.llmThreadBudget);
+  }
+
+  private async lessons(query: string): Promise<Document[]> {
+    if (!this.deps.retriever || !query.trim()) return [];
+    try {
+      return (await this.deps.retriever.invoke(query)).filter((d) => typeof d.metadata?.lesson_id === "string").slice(0, 8);
+    } catch (e) {
+      this.deps.logger.warn({ err: e }, "curriculum retrieval failed; report without lessons");
+      return [];
+    }
+  }
+
+  async analyze(input: AnalysisInput): Promise<Report> {
+    const base = buildBase(input, this.config, "skipped", this.modelName);
+    const { report, quality, transcript } = base;
+    if (quality.quality === "unusable") return Report.parse(report);
+
+    const docs = await this.lessons([input.task ?? "", transcript.text].join("\n").slice(0, 2000));
+    const byId = new Map(docs.map((d) => [String(d.metadata.lesson_id), d]));
+    const vars: PromptVars = {
+      task: input.task ?? "(free speaking)",
+      learner_level: input.learner?.level ?? "unknown",
+      numbered: input.words.map((w, i) => `${i}:${quality.uncertain[i] ? `??${w.word.trim()}??` : w.word.trim()}`).join(" "),
+      text: transcript.text,
+      fluency: JSON.stringify({
+        words_per_minute: report.fluency.words_per_minute,
+        fillers: report.fluency.fillers.count,
+        pauses_over_1s: report.fluency.pauses.over_1s,
+        repetitions: report.fluency.repetitions,
+        self_corrections: report.fluency.self_corrections,
+      }),
+      lessons: docs.length
+        ? docs.map((d) => `${d.metadata.lesson_id}: ${d.metadata.title ?? ""} [${d.metadata.level ?? "any"}] ${(d.metadata.tags ?? []).join(", ")}`).join("\n")
+        : "(none)",
+    };
+
+    const result = await runFeedbackChain(this.backend, vars, input.signal); // LlmUnavailableError propagates
+    if (!result.feedback) {
+      this.deps.logger.warn({ sessionId: input.sessionId, problems: result.problems }, "LLM output invalid after one repair; deterministic report");
+      return Report.parse({ ...report, llm_status: "failed", message: "Detailed grammar feedback is not available for this answer; the fluency and vocabulary figures are." });
+    }
+    return Report.parse(this.merge(report, base, result.feedback, result.status as "ok" | "repaired", byId, docs));
+  }
+
+  private merge(report: Report, base: Base, fb: LlmFeedback, status: "ok" | "repaired", byId: Map<string, Document>, docs: Document[]): Report {
+    const { errors, dropped } = postCheckErrors(fb.errors, { words: report.transcript.words, transcript: base.transcript, uncertain: base.quality.uncertain });
+    if (dropped.length) this.deps.logger.debug({ dropped: dropped.map((d) => d.reason) }, "LLM errors dropped by the post-check");
+    const recommendations: Recommendation[] = fb.recommendations.slice(0, 3).map((r) => {
+      // Only lessons the retriever returned may be cited; an unknown id is an invention.
+      let resources = r.lesson_ids.filter((id) => byId.has(id)).map((id) => toResource(byId.get(id)!));
+      if (resources.length === 0 && r.focus) resources = docs.filter((d) => (d.metadata.tags ?? []).includes(r.focus)).slice(0, 2).map(toResource);
+      return { title: r.title, reason: r.reason, focus: r.focus || null, resources };
+    });
+    const usedTypes = new Set(errors.map((e) => e.type));
+    return {
+      ...report,
+      llm_status: status,
+      errors,
+      strengths: fb.strengths.length ? fb.strengths : report.strengths,
+      level: { cefr: fb.level.cefr, evidence: fb.level.evidence },
+      recommendations: recommendations.length ? recommendations : report.recommendations,
+      message: usedTypes.has("recognition_uncertain") || report.quality === "partly_unreliable" ? report.message : null,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.backend.close();
+  }
+}
+
+export async function createAnalyzer(config: Config, deps: AnalyzerDeps): Promise<LlmAnalyzer> {
+  const backend = deps.backend ?? createLlmBackend(config, deps.logger);
+  return new LlmAnalyzer(config, deps, backend);
+}

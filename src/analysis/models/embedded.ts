@@ -1,0 +1,240 @@
+// A LangChain chat model over node-llama-cpp, in this process. Why not @langchain/community's
+// ChatLlamaCpp: stale prompt format, no structured output, one shared sequence (see
+// docs/analysis.md). This one uses the GGUF file's own chat template, turns
+// withStructuredOutput(zod) into a JSON-schema grammar (output always parses), streams, honours
+// abort signals and runs concurrent requests on separate context sequences.
+import { availableParallelism } from "node:os";
+import { BaseChatModel, type BaseChatModelCallOptions, type BaseChatModelParams } from "@langchain/core/language_models/chat_models";
+import type { BaseLanguageModelInput } from "@langchain/core/language_models/base";
+import { AIMessage, AIMessageChunk, type BaseMessage } from "@langchain/core/messages";
+import { ChatGenerationChunk, type ChatResult } from "@langchain/core/outputs";
+import { RunnableLambda, type Runnable } from "@langchain/core/runnables";
+import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
+import { getLlama, LlamaChat, type ChatHistoryItem, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel } from "node-llama-cpp";
+import type { z } from "zod";
+import { grammarJsonSchema, isZodSchema } from "./json-schema.js";
+
+export interface EmbeddedRuntimeOptions {
+  modelPath: string;
+  /** Inference threads wanted (0 = all cores); the live cap is set with setMaxThreads(). */
+  threads: number;
+  contextSize: number;
+  /** Context sequences = requests that can run at once. */
+  sequences: number;
+}
+
+/** One loaded GGUF model with a pool of context sequences. Load once, share between chat models. */
+export class EmbeddedRuntime {
+  private free: LlamaContextSequence[] = [];
+  private waiters: ((s: LlamaContextSequence) => void)[] = [];
+  private grammars = new Map<string, Promise<LlamaGrammar>>();
+  private closed = false;
+
+  private constructor(
+    readonly llama: Llama,
+    readonly model: LlamaModel,
+    readonly context: LlamaContext,
+    readonly options: EmbeddedRuntimeOptions,
+  ) {
+    for (let i = 0; i < options.sequences; i++) this.free.push(context.getSequence());
+  }
+
+  static async load(options: EmbeddedRuntimeOptions): Promise<EmbeddedRuntime> {
+    // gpu:false + build:"never": no Vulkan/CUDA probing and never a multi-minute source build.
+    const llama = await getLlama({ gpu: false, build: "never", logLevel: "error" as never, maxThreads: options.threads || availableParallelism() });
+    const model = await llama.loadModel({ modelPath: options.modelPath });
+    const context = await model.createContext({
+      contextSize: options.contextSize,
+      sequences: options.sequences,
+      threads: { ideal: options.threads || availableParallelism(), min: 1 },
+    });
+    return new EmbeddedRuntime(llama, model, context, options);
+  }
+
+  /** Caps the threads all evaluations may use together (the core policy moves this live). */
+  setMaxThreads(n: number): void {
+    this.llama.maxThreads = Math.max(1, Math.floor(n));
+  }
+
+  get maxThreads(): number {
+    return this.llama.maxThreads;
+  }
+
+  grammarFor(schema: Record<string, unknown>): Promise<LlamaGrammar> {
+    const key = JSON.stringify(schema);
+    let g = this.grammars.get(key);
+    if (!g) {
+      g = this.llama.createGrammarForJsonSchema(schema as never) as Promise<LlamaGrammar>;
+      g.catch(() => this.grammars.delete(key));
+      this.grammars.set(key, g);
+    }
+    return g;
+  }
+
+  async acquire(signal?: AbortSignal): Promise<LlamaContextSequence> {
+    if (this.closed) throw new Error("embedded LLM runtime is closed");
+    const s = this.free.pop();
+    if (s) return s;
+    return new Promise((resolve, reject) => {
+      const onAbort = () => {
+        this.waiters = this.waiters.filter((w) => w !== take);
+        reject(signal?.reason ?? new Error("aborted"));
+      };
+      const take = (seq: LlamaContextSequence) => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve(seq);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.waiters.push(take);
+    });
+  }
+
+  async release(seq: LlamaContextSequence): Promise<void> {
+    // Each request starts from an empty sequence: no earlier conversation leaks into the next one.
+    await seq.clearHistory().catch(() => undefined);
+    const w = this.waiters.shift();
+    if (w) w(seq);
+    else this.free.push(seq);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.context.dispose();
+    await this.model.dispose();
+    await this.llama.dispose();
+  }
+}
+
+export interface ChatNodeLlamaCppCallOptions extends BaseChatModelCallOptions {
+  /** JSON schema (grammar subset) the output must follow; set by withStructuredOutput. */
+  jsonSchema?: Record<string, unknown>;
+}
+
+export interface ChatNodeLlamaCppParams extends BaseChatModelParams {
+  runtime: EmbeddedRuntime;
+  temperature?: number;
+  maxTokens?: number;
+  timeoutMs?: number;
+}
+
+function text(m: BaseMessage): string {
+  return typeof m.content === "string" ? m.content : m.content.map((p) => ("text" in p && typeof p.text === "string" ? p.text : "")).join("");
+}
+
+function toHistory(messages: BaseMessage[]): ChatHistoryItem[] {
+  return messages.map((m): ChatHistoryItem => {
+    const t = m.getType();
+    if (t === "system") return { type: "system", text: text(m) };
+    if (t === "ai") return { type: "model", response: [text(m)] };
+    return { type: "user", text: text(m) };
+  });
+}
+
+export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions, AIMessageChunk> {
+  readonly runtime: EmbeddedRuntime;
+  temperature: number;
+  maxTokens: number;
+  timeoutMs: number;
+
+  constructor(fields: ChatNodeLlamaCppParams) {
+    super(fields);
+    this.runtime = fields.runtime;
+    this.temperature = fields.temperature ?? 0;
+    this.maxTokens = fields.maxTokens ?? 700;
+    this.timeoutMs = fields.timeoutMs ?? 0;
+  }
+
+  static override lc_name() {
+    return "ChatNodeLlamaCpp";
+  }
+
+  _llmType(): string {
+    return "node-llama-cpp";
+  }
+
+  private async run(messages: BaseMessage[], options: this["ParsedCallOptions"], onText?: (t: string) => void): Promise<string> {
+    const signals = [options.signal, this.timeoutMs > 0 ? AbortSignal.timeout(this.timeoutMs) : undefined].filter((s): s is AbortSignal => !!s);
+    const signal = signals.length ? AbortSignal.any(signals) : undefined;
+    const grammar = options.jsonSchema ? await this.runtime.grammarFor(options.jsonSchema) : undefined;
+    const seq = await this.runtime.acquire(signal);
+    const chat = new LlamaChat({ contextSequence: seq, autoDisposeSequence: false });
+    try {
+      const res = await chat.generateResponse(toHistory(messages), {
+        signal,
+        stopOnAbortSignal: false,
+        maxTokens: this.maxTokens,
+        temperature: this.temperature,
+        ...(grammar ? { grammar } : {}),
+        ...(onText ? { onTextChunk: onText } : {}),
+        ...(options.stop?.length ? { customStopTriggers: options.stop } : {}),
+      });
+      return res.response;
+    } finally {
+      chat.dispose({ disposeSequence: false });
+      await this.runtime.release(seq);
+    }
+  }
+
+  async _generate(messages: BaseMessage[], options: this["ParsedCallOptions"], runManager?: CallbackManagerForLLMRun): Promise<ChatResult> {
+    const out = await this.run(messages, options, (t) => void runManager?.handleLLMNewToken(t));
+    return { generations: [{ text: out, message: new AIMessage(out) }] };
+  }
+
+  override async *_streamResponseChunks(
+    messages: BaseMessage[],
+    options: this["ParsedCallOptions"],
+    runManager?: CallbackManagerForLLMRun,
+  ): AsyncGenerator<ChatGenerationChunk> {
+    const queue: string[] = [];
+    let wake: (() => void) | undefined;
+    let done = false;
+    let failure: unknown;
+    const p = this.run(messages, options, (t) => {
+      queue.push(t);
+      wake?.();
+    }).then(
+      () => {
+        done = true;
+        wake?.();
+      },
+      (e) => {
+        failure = e;
+        done = true;
+        wake?.();
+      },
+    );
+    while (true) {
+      const t = queue.shift();
+      if (t !== undefined) {
+        yield new ChatGenerationChunk({ text: t, message: new AIMessageChunk(t) });
+        await runManager?.handleLLMNewToken(t);
+        continue;
+      }
+      if (done) break;
+      await new Promise<void>((r) => (wake = r));
+      wake = undefined;
+    }
+    await p;
+    if (failure) throw failure;
+  }
+
+  /** Structured output through a JSON-schema grammar: the text always parses; zod then validates. */
+  override withStructuredOutput(schema: any, config?: any): Runnable<BaseLanguageModelInput, any> {
+    const jsonSchema = grammarJsonSchema(schema);
+    const bound = this.withConfig({ jsonSchema } as Partial<ChatNodeLlamaCppCallOptions>);
+    const parse = (raw: BaseMessage): unknown => {
+      const value: unknown = JSON.parse(text(raw));
+      return isZodSchema(schema) ? (schema as z.ZodType).parse(value) : value;
+    };
+    if (!config?.includeRaw) return bound.pipe(RunnableLambda.from((m: BaseMessage) => parse(m)));
+    return RunnableLambda.from(async (input: BaseLanguageModelInput, cfg) => {
+      const raw = await bound.invoke(input, cfg);
+      try {
+        return { raw, parsed: parse(raw) };
+      } catch (parsingError) {
+        return { raw, parsed: null, parsingError };
+      }
+    });
+  }
+}

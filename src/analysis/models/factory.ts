@@ -1,0 +1,125 @@
+// One setting picks the chat model: embedded (node-llama-cpp in this process), ollama, or any
+// OpenAI-compatible server (vLLM, llama-server...). Each backend hands the chain a runnable that
+// returns { raw, parsed } for a zod schema, so the chain's repair/fallback logic is shared.
+import { existsSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
+import { availableParallelism } from "node:os";
+import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
+import type { BaseLanguageModelInput } from "@langchain/core/language_models/base";
+import type { BaseMessage } from "@langchain/core/messages";
+import type { Runnable } from "@langchain/core/runnables";
+import { ChatOpenAI } from "@langchain/openai";
+import { ChatOllama } from "@langchain/ollama";
+import type { z } from "zod";
+import { modelsDir, type Config } from "../../config/index.js";
+import type { Logger } from "../../util/log.js";
+import { LlmUnavailableError } from "../types.js";
+import { ChatNodeLlamaCpp, EmbeddedRuntime } from "./embedded.js";
+
+/** The embedded default: small enough for 2 cores (~10 s per report), documented in docs/analysis.md. */
+export const DEFAULT_EMBEDDED_MODEL = "qwen2.5-0.5b-instruct-q8_0.gguf";
+export const DEFAULT_REMOTE_MODEL = { ollama: "llama3:8b-instruct-q4_K_M", openai: "meta-llama/Meta-Llama-3-8B-Instruct" } as const;
+
+export type StructuredResult = { raw: BaseMessage; parsed: unknown | null };
+
+export interface LlmBackend {
+  readonly provider: "embedded" | "ollama" | "openai";
+  /** e.g. "embedded:qwen2.5-0.5b-instruct-q8_0.gguf" */
+  readonly name: string;
+  chatModel(): Promise<BaseChatModel>;
+  structured(schema: z.ZodType): Promise<Runnable<BaseLanguageModelInput, StructuredResult>>;
+  /** Inference threads this backend may use now (embedded only; remote servers ignore it). */
+  setThreadBudget(threads: number): void;
+  close(): Promise<void>;
+}
+
+export function resolveModelPath(config: Config): string {
+  const name = config.llm.model ?? DEFAULT_EMBEDDED_MODEL;
+  if (isAbsolute(name)) return name;
+  if (name.includes("/") && existsSync(resolve(name))) return resolve(name);
+  return join(modelsDir(config), name);
+}
+
+function remoteBackend(provider: "ollama" | "openai", config: Config): LlmBackend {
+  const l = config.llm;
+  const model = l.model ?? DEFAULT_REMOTE_MODEL[provider];
+  const chat: BaseChatModel =
+    provider === "openai"
+      ? new ChatOpenAI({
+          model,
+          apiKey: l.apiKey ?? "not-needed", // local servers ignore it; the SDK insists on one
+          configuration: { baseURL: l.baseUrl ?? "http://127.0.0.1:8000/v1" },
+          temperature: l.temperature,
+          maxTokens: l.maxOutputTokens,
+          timeout: l.timeoutMs || undefined,
+          maxRetries: 0, // the job runner retries with backoff; the SDK must not hide an outage
+        })
+      : new ChatOllama({
+          model,
+          baseUrl: l.baseUrl ?? "http://127.0.0.1:11434",
+          temperature: l.temperature,
+          numPredict: l.maxOutputTokens,
+          numCtx: l.contextSize,
+        });
+  return {
+    provider,
+    name: `${provider}:${model}`,
+    chatModel: async () => chat,
+    structured: async (schema) =>
+      chat.withStructuredOutput(schema as z.ZodType<Record<string, unknown>>, { method: "jsonSchema", name: "speaking_feedback", includeRaw: true }) as unknown as Runnable<
+        BaseLanguageModelInput,
+        StructuredResult
+      >,
+    setThreadBudget: () => undefined,
+    close: async () => undefined,
+  };
+}
+
+function embeddedBackend(config: Config, logger: Logger): LlmBackend {
+  const l = config.llm;
+  const modelPath = resolveModelPath(config);
+  const wanted = l.threads || availableParallelism();
+  let budget = wanted;
+  let loading: Promise<EmbeddedRuntime> | undefined;
+  let model: ChatNodeLlamaCpp | undefined;
+  if (!existsSync(modelPath)) logger.warn({ modelPath }, "embedded LLM model file not found: reports stay pending until it is installed (set PARLANCE_LLM_MODEL)");
+
+  const load = async (): Promise<ChatNodeLlamaCpp> => {
+    if (model) return model;
+    if (!existsSync(modelPath)) throw new LlmUnavailableError(`embedded LLM model file not found: ${modelPath} (set PARLANCE_LLM_MODEL to a GGUF file or a name in the models dir)`);
+    loading ??= EmbeddedRuntime.load({ modelPath, threads: wanted, contextSize: l.contextSize, sequences: Math.max(1, config.analysis.concurrency) });
+    try {
+      const rt = await loading;
+      rt.setMaxThreads(Math.min(wanted, budget));
+      model = new ChatNodeLlamaCpp({ runtime: rt, temperature: l.temperature, maxTokens: l.maxOutputTokens, timeoutMs: l.timeoutMs });
+      logger.info({ modelPath, threads: rt.maxThreads }, "embedded LLM loaded");
+      return model;
+    } catch (e) {
+      loading = undefined;
+      throw new LlmUnavailableError(`embedded LLM could not be loaded from ${modelPath}: ${(e as Error).message}`, { cause: e });
+    }
+  };
+  return {
+    provider: "embedded",
+    name: `embedded:${modelPath.split("/").pop()}`,
+    chatModel: load,
+    structured: async (schema) => (await load()).withStructuredOutput(schema, { includeRaw: true }) as Runnable<BaseLanguageModelInput, StructuredResult>,
+    setThreadBudget: (threads) => {
+      budget = Math.max(1, Math.floor(threads));
+      model?.runtime.setMaxThreads(Math.min(wanted, budget));
+    },
+    close: async () => {
+      const rt = model?.runtime ?? (loading ? await loading.catch(() => undefined) : undefined);
+      model = undefined;
+      loading = undefined;
+      await rt?.close();
+    },
+  };
+}
+
+export function createLlmBackend(config: Config, logger: Logger): LlmBackend {
+  const p = config.llm.provider;
+  if (p === "embedded") return embeddedBackend(config, logger);
+  if (p === "ollama" || p === "openai") return remoteBackend(p, config);
+  throw new Error(`llm provider "${p}" is not an analysis backend (the "fake" provider is for other modules' tests)`);
+}
