@@ -307,8 +307,13 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
       err = new AuthFailedError(serverError?.message ?? (reason || "authentication failed"), serverError?.code ?? "auth_failed");
     } else if (code === CloseCode.busy || this.busyRetryMs !== null || serverError?.code === "server_busy") {
       err = new ServerBusyError(this.busyRetryMs);
-    } else if (code !== CloseCode.normal || !this.readyMessage || (this.reportWaiter !== null)) {
+    } else if (code !== CloseCode.normal || !this.readyMessage) {
       err = new ConnectionClosedError(code, reason, serverError);
+    }
+    // A normal close ends iteration cleanly, but a pending end() still learns no report came.
+    if (!err && this.reportWaiter) {
+      this.reportWaiter.reject(new ConnectionClosedError(code, reason || "closed without a report", serverError));
+      this.reportWaiter = null;
     }
     this.finish(err);
   }
