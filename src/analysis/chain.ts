@@ -74,7 +74,9 @@ function contentOf(m: BaseMessage): string {
   return typeof m.content === "string" ? m.content : JSON.stringify(m.content);
 }
 
-function validate(parsed: unknown, raw: BaseMessage): { ok: true; value: LlmFeedback } | { ok: false; problems: string[] } {
+function validate(res: { parsed: unknown; raw: BaseMessage; error?: string }): { ok: true; value: LlmFeedback } | { ok: false; problems: string[] } {
+  const { parsed, raw } = res;
+  if (res.error) return { ok: false, problems: [res.error] };
   let candidate = parsed;
   if (candidate === null || candidate === undefined) {
     try {
@@ -90,23 +92,27 @@ function validate(parsed: unknown, raw: BaseMessage): { ok: true; value: LlmFeed
 
 /** Runs the chain; throws LlmUnavailableError when the model cannot be reached. */
 export async function runFeedbackChain(backend: LlmBackend, vars: PromptVars, signal?: AbortSignal): Promise<ChainResult> {
-  const call = async (messages: BaseMessage[]) => {
+  const call = async (messages: BaseMessage[]): Promise<{ raw: BaseMessage; parsed: unknown; error?: string }> => {
     try {
       const structured = await backend.structured(LlmFeedback);
       return await structured.invoke(messages, { signal });
     } catch (e) {
       if (signal?.aborted) throw e;
       if (isUnavailable(e)) throw e instanceof LlmUnavailableError ? e : new LlmUnavailableError(`LLM unreachable (${backend.name}): ${(e as Error).message}`, { cause: e });
+      // Some providers parse inside the call: a malformed answer is a bad answer, not an outage.
+      if (e instanceof SyntaxError || (e as Error)?.name === "ZodError" || (e as Error)?.name === "OutputParserException") {
+        return { raw: new AIMessage(""), parsed: null, error: `${(e as Error).name}: ${(e as Error).message.slice(0, 300)}` };
+      }
       throw e;
     }
   };
   const messages = await renderPrompt(vars);
   const first = await call(messages);
-  const v1 = validate(first.parsed, first.raw);
+  const v1 = validate(first);
   if (v1.ok) return { feedback: v1.value, status: "ok", problems: [] };
   const repairMsg = new HumanMessage(await (await templates()).repair.format({ problems: v1.problems.map((p) => `- ${p}`).join("\n") }));
   const second = await call([...messages, new AIMessage(contentOf(first.raw).slice(0, 4000)), repairMsg]);
-  const v2 = validate(second.parsed, second.raw);
+  const v2 = validate(second);
   if (v2.ok) return { feedback: v2.value, status: "repaired", problems: v1.problems };
   return { feedback: null, status: "failed", problems: [...v1.problems, ...v2.problems] };
 }

@@ -9,25 +9,25 @@ export const LLM_ERROR_TYPES = ErrorType.options.filter((t) => t !== "recognitio
 export const LlmError = z.object({
   word_start: z.number(),
   word_end: z.number(),
-  original: z.string().max(80),
-  correction: z.string().max(80),
+  original: z.string().max(60),
+  correction: z.string().max(60),
   type: z.enum(LLM_ERROR_TYPES),
-  explanation: z.string().max(200),
+  explanation: z.string().max(160),
   severity: Severity,
 });
 export type LlmError = z.infer<typeof LlmError>;
 
 export const LlmFeedback = z.object({
-  errors: z.array(LlmError).max(8),
-  strengths: z.array(z.string().max(160)).max(3),
-  level: z.object({ cefr: Cefr, evidence: z.array(z.string().max(160)).max(3) }),
+  errors: z.array(LlmError).max(6),
+  strengths: z.array(z.string().max(120)).max(3),
+  level: z.object({ cefr: Cefr, evidence: z.array(z.string().max(120)).max(3) }),
   recommendations: z
     .array(
       z.object({
-        title: z.string().max(80),
-        reason: z.string().max(200),
-        focus: z.string().max(40),
-        lesson_ids: z.array(z.string().max(80)).max(2),
+        title: z.string().max(60),
+        reason: z.string().max(160),
+        focus: z.string().max(30),
+        lesson_ids: z.array(z.string().max(60)).max(2),
       }),
     )
     .max(3),

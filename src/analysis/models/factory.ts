@@ -10,7 +10,7 @@ import type { BaseMessage } from "@langchain/core/messages";
 import type { Runnable } from "@langchain/core/runnables";
 import { ChatOpenAI } from "@langchain/openai";
 import { ChatOllama } from "@langchain/ollama";
-import type { z } from "zod";
+import { z } from "zod";
 import { modelsDir, type Config } from "../../config/index.js";
 import type { Logger } from "../../util/log.js";
 import { LlmUnavailableError } from "../types.js";
@@ -66,7 +66,9 @@ function remoteBackend(provider: "ollama" | "openai", config: Config): LlmBacken
     name: `${provider}:${model}`,
     chatModel: async () => chat,
     structured: async (schema) =>
-      chat.withStructuredOutput(schema as z.ZodType<Record<string, unknown>>, { method: "jsonSchema", name: "speaking_feedback", includeRaw: true }) as unknown as Runnable<
+      // A plain JSON schema, not the zod object: with zod, the OpenAI SDK parses inside the model
+      // call and a malformed answer throws there, losing the raw text the repair turn needs.
+      chat.withStructuredOutput(z.toJSONSchema(schema, { io: "output" }) as Record<string, unknown>, { method: "jsonSchema", name: "speaking_feedback", includeRaw: true }) as unknown as Runnable<
         BaseLanguageModelInput,
         StructuredResult
       >,

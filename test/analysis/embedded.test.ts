@@ -1,0 +1,58 @@
+// The embedded runtime on a real GGUF file (tiny random Llama: valid file, meaningless text).
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { z } from "zod";
+import { ChatNodeLlamaCpp, EmbeddedRuntime } from "../../src/analysis/models/embedded.js";
+import { createAnalyzer } from "../../src/analysis/analyzer.js";
+import { LlmFeedback } from "../../src/analysis/llm-schema.js";
+import { ConfigSchema } from "../../src/config/index.js";
+import { Report } from "../../src/protocol/report.js";
+import { silentLogger } from "../../src/util/log.js";
+
+const MODEL = "/work/shared/models/tiny-random-llama.gguf";
+const runtime = await EmbeddedRuntime.load({ modelPath: MODEL, threads: 2, contextSize: 2048, sequences: 2 });
+after(() => runtime.close());
+
+const Small = z.object({ verdict: z.enum(["yes", "no"]), items: z.array(z.object({ word: z.string().max(12), n: z.number() })).max(2) });
+
+test("withStructuredOutput(zod) through the JSON-schema grammar always parses", async () => {
+  const model = new ChatNodeLlamaCpp({ runtime, maxTokens: 300 });
+  const out = await model.withStructuredOutput(Small, { includeRaw: true }).invoke([["system", "Answer in JSON."], ["human", "Is this correct: I goes home?"]]);
+  assert.ok(Small.safeParse(out.parsed).success);
+  // The raw text is JSON of that shape too (grammar, not post-hoc cleaning).
+  assert.deepEqual(Small.parse(JSON.parse(String(out.raw.content))), out.parsed);
+});
+
+test("streams chunks, runs two requests on separate sequences, honours abort", async () => {
+  const model = new ChatNodeLlamaCpp({ runtime, maxTokens: 24 });
+  const chunks: string[] = [];
+  for await (const c of await model.stream("Say something")) chunks.push(String(c.content));
+  assert.ok(chunks.length > 1);
+  const [a, b] = await Promise.all([model.invoke("one"), model.invoke("two")]);
+  assert.ok(String(a.content).length > 0 && String(b.content).length > 0);
+  const ac = new AbortController();
+  const long = new ChatNodeLlamaCpp({ runtime, maxTokens: 2000 });
+  const p = long.invoke("a long answer please", { signal: ac.signal });
+  setTimeout(() => ac.abort(), 30);
+  await assert.rejects(p, (e: Error) => e.name === "AbortError" || /abort/i.test(e.message));
+  // The sequence went back to the pool: the next request still runs.
+  assert.ok(String((await model.invoke("after abort")).content).length > 0);
+});
+
+test("analyzer on the embedded provider: the full report schema, model and prompt versions", async () => {
+  const config = ConfigSchema.parse({ llm: { provider: "embedded", model: MODEL, threads: 2, contextSize: 4096, maxOutputTokens: 3000 } });
+  const analyzer = await createAnalyzer(config, { logger: silentLogger });
+  try {
+    const words = "yesterday I goes to the market and buyed some apples for my mother".split(" ").map((w, i) => ({ word: w, start: i * 0.4, end: i * 0.4 + 0.3, confidence: 0.95 }));
+    const report = await analyzer.analyze({ sessionId: "s1", language: "en", words });
+    assert.ok(Report.safeParse(report).success);
+    assert.equal(report.llm_status, "ok"); // the grammar made the LlmFeedback JSON valid first time
+    assert.equal(report.versions.model, "embedded:tiny-random-llama.gguf");
+    assert.equal(report.versions.prompt, "feedback-v1");
+    // Whatever the random model wrote, every error left points at its own text.
+    for (const e of report.errors) assert.equal(report.transcript.text.slice(e.start, e.end), e.original);
+    assert.ok(LlmFeedback); // schema module loads
+  } finally {
+    await analyzer.close();
+  }
+});
