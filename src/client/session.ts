@@ -59,7 +59,7 @@ export async function connect(url: string, options: ConnectOptions): Promise<Par
   if (!Ctor) throw new ParlanceClientError("no WebSocket implementation: pass options.WebSocket (the `ws` package in Node)");
   if (!options.token) throw new AuthFailedError("no token given");
   const config = StreamConfig.parse(options.config ?? {});
-  options.signal?.throwIfAborted?.();
+  if (options.signal?.aborted) throw new AbortedError(options.signal.reason);
   const tls: Record<string, unknown> = {};
   if (options.ca !== undefined) tls.ca = options.ca;
   if (options.rejectUnauthorized !== undefined) tls.rejectUnauthorized = options.rejectUnauthorized;
