@@ -37,6 +37,10 @@ test("sqlite: createRepository puts parlance.db in the data dir, WAL, versioned 
     assert.equal(repo.kind, "sqlite");
     assert.equal((repo as SqliteRepository).path, join(d, "nested", "parlance.db"));
     assert.equal(await (repo as SqliteRepository).schemaVersion(), 1);
+    const db = (repo as unknown as { db: { pragma(s: string, o: { simple: true }): unknown } }).db;
+    assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
+    assert.equal(db.pragma("synchronous", { simple: true }), 1); // NORMAL
+    assert.equal(db.pragma("foreign_keys", { simple: true }), 1);
     await repo.close();
     // Re-open: migrations are not re-applied, data persists.
     const again = new SqliteRepository({ path: join(d, "nested", "parlance.db"), logger: silentLogger });
