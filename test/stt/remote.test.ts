@@ -26,7 +26,7 @@ const server = createServer(async (req, res) => {
   if (req.method !== "POST" || req.url !== "/v1/audio/transcriptions") return void res.writeHead(404).end();
   // Parse the multipart body with the platform's own parser.
   const body = await readBody(req);
-  const form = await new Response(body, { headers: { "content-type": req.headers["content-type"]! } }).formData();
+  const form = await new Response(new Uint8Array(body), { headers: { "content-type": req.headers["content-type"]! } }).formData();
   const fields: Record<string, string[]> = {};
   let wavSeconds = 0;
   for (const [k, v] of form.entries()) {
