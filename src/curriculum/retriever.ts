@@ -50,7 +50,7 @@ export function toDocument(r: SearchResult): Document<LessonMetadata> {
 
 export class CurriculumRetriever extends BaseRetriever<LessonMetadata> {
   override lc_namespace = ["parlance", "curriculum", "retrievers"];
-  static lc_name() {
+  static override lc_name() {
     return "CurriculumRetriever";
   }
   readonly index: CurriculumIndex;

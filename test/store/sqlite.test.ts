@@ -98,3 +98,20 @@ test("sqlite: claims are atomic across processes", async () => {
     rmSync(d, { recursive: true, force: true });
   }
 });
+
+test("retention: startAudioRetention purges audio older than store.audioRetentionDays", async () => {
+  const { startAudioRetention } = await import("../../src/store/index.js");
+  const repo = new SqliteRepository({ path: ":memory:", logger: silentLogger });
+  await repo.migrate();
+  await repo.createSession({ id: "s", subject: "a", config: streamConfig, claims: {}, createdAt: new Date().toISOString() });
+  await repo.appendAudio("s", 0, Buffer.from([1, 2]));
+  const h = startAudioRetention(repo, ConfigSchema.parse({ store: { keepAudio: true, audioRetentionDays: 2 } }), silentLogger);
+  try {
+    assert.equal(await h.runOnce(new Date()), 0, "fresh audio kept");
+    assert.equal(await h.runOnce(new Date(Date.now() + 3 * 86_400_000)), 1, "three days later it is past retention");
+    assert.equal(await repo.getAudio("s"), null);
+  } finally {
+    await h.stop();
+    await repo.close();
+  }
+});
