@@ -59,7 +59,7 @@ class ListRetriever extends BaseRetriever {
   constructor(private docs: Document[]) {
     super();
   }
-  async _getRelevantDocuments(q: string) {
+  override async _getRelevantDocuments(q: string) {
     this.queries.push(q);
     return this.docs;
   }
