@@ -1,6 +1,6 @@
-// Composition root: turns a validated Config into running parts (TLS material, verifier,
-// engines, store, analysis queue, gateway) and owns their shutdown order.
-import { mkdirSync } from "node:fs";
+// Composition root: turns a validated Config into running parts (TLS material, verifier, store,
+// curriculum, speech-to-text, analysis queue, gateway) and owns their shutdown order.
+import { mkdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Config } from "./config/index.js";
 import { assertProductionReady } from "./config/index.js";
@@ -9,52 +9,134 @@ import { devSecret, mintDevToken } from "./auth/dev.js";
 import { ensureDevCertificate, fingerprint } from "./transport/tls.js";
 import { startGateway, type Gateway } from "./transport/server.js";
 import { Metrics } from "./transport/metrics.js";
+import { createRepository, startAudioRetention } from "./store/index.js";
+import type { Repository } from "./store/types.js";
+import { importConfiguredCurriculum } from "./curriculum/startup.js";
+import { createCurriculumRetriever } from "./curriculum/retriever.js";
+import { createSttService } from "./stt/service.js";
+import { createAudioIngest } from "./audio/index.js";
+import type { SttService } from "./stt/types.js";
+import { createAnalyzer } from "./analysis/analyzer.js";
+import { deterministicReport } from "./analysis/analyzer.js";
+import type { Analyzer } from "./analysis/types.js";
+import { LocalAnalysisQueue } from "./jobs/local.js";
+import type { AnalysisQueue } from "./jobs/types.js";
 import type { Logger } from "./util/log.js";
-import { readFileSync } from "node:fs";
 
 export interface App {
   gateway: Gateway;
   verifier: TokenVerifier;
+  store: Repository;
+  stt: SttService | null;
+  analysis: AnalysisQueue;
   devToken: (() => Promise<string>) | null;
   tlsGenerated: boolean;
   close(graceMs?: number): Promise<void>;
+}
+
+/** provider "fake": reports with the deterministic parts only (no LLM), for tests and LLM-less setups. */
+function deterministicAnalyzer(config: Config): Analyzer {
+  return {
+    modelName: "none",
+    analyze: async (input) => deterministicReport(input, config, "skipped", "none"),
+    close: async () => {},
+  };
+}
+
+export async function buildAnalyzer(config: Config, store: Repository, log: Logger): Promise<Analyzer> {
+  if (config.llm.provider === "fake") return deterministicAnalyzer(config);
+  const retriever = createCurriculumRetriever(store);
+  return createAnalyzer(config, { logger: log, retriever });
 }
 
 export async function startApp(config: Config, log: Logger): Promise<App> {
   assertProductionReady(config);
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
+  const closers: { name: string; fn: () => Promise<unknown> }[] = [];
+  const onClose = (name: string, fn: () => Promise<unknown>) => closers.push({ name, fn });
 
-  let tls: { cert: string; key: string } | null = null;
-  let tlsGenerated = false;
-  if (config.tls.cert && config.tls.key) tls = { cert: resolve(config.tls.cert), key: resolve(config.tls.key) };
-  else if (!config.behindProxy) {
-    const dev = await ensureDevCertificate(dataDir);
-    tls = { cert: dev.cert, key: dev.key };
-    tlsGenerated = dev.generated;
+  try {
+    let tls: { cert: string; key: string } | null = null;
+    let tlsGenerated = false;
+    if (config.tls.cert && config.tls.key) tls = { cert: resolve(config.tls.cert), key: resolve(config.tls.key) };
+    else if (!config.behindProxy) {
+      const dev = await ensureDevCertificate(dataDir);
+      tls = { cert: dev.cert, key: dev.key };
+      tlsGenerated = dev.generated;
+    }
+
+    const hasVerifier = Boolean(config.jwt.secret || config.jwt.publicKey || config.jwt.jwksUrl || config.jwt.introspectionUrl);
+    const secret = config.dev && !hasVerifier ? devSecret(dataDir) : undefined;
+    const verifier = await createVerifier(config.jwt, { devSecret: secret });
+    const devToken = secret
+      ? () => mintDevToken(secret, { sub: "dev-learner", ttlSeconds: 3600, issuer: config.jwt.issuer, audience: config.jwt.audience })
+      : null;
+
+    const metrics = new Metrics();
+    const store = await createRepository(config, log);
+    onClose("store", () => store.close());
+    const imported = await importConfiguredCurriculum(store, config, log);
+    if (imported) log.info(imported, "curriculum imported");
+    if (config.store.keepAudio) {
+      const retention = startAudioRetention(store, config, log);
+      onClose("audio retention", async () => retention.stop());
+    }
+
+    let stt: SttService | null = null;
+    let sttUnavailable: string | null = null;
+    try {
+      stt = await createSttService(config, log, {
+        guards: { logprobThreshold: config.stt.logprobThreshold, noSpeechThreshold: config.stt.noSpeechThreshold },
+      });
+      const s = stt;
+      onClose("stt", () => s.close());
+    } catch (err) {
+      // In dev mode the server still starts (the page, REST and auth work) and says what to do.
+      if (!config.dev) throw err;
+      sttUnavailable = `speech-to-text unavailable: ${(err as Error).message}`;
+      log.error({ err: (err as Error).message }, "speech-to-text could not start; sessions will be refused until it is fixed");
+    }
+
+    const inProcessAnalysis = config.queue.role === "all";
+    const analyzer = inProcessAnalysis ? await buildAnalyzer(config, store, log) : null;
+    if (analyzer) onClose("analyzer", () => analyzer.close());
+    const queue = new LocalAnalysisQueue({ repo: store, analyzer, config, log, metrics });
+    await store.markInterrupted().catch((err: unknown) => log.warn({ err }, "could not mark interrupted sessions"));
+    await queue.start();
+
+    const gateway = await startGateway(config, {
+      log,
+      verifier,
+      metrics,
+      tls,
+      devToken,
+      store,
+      stt,
+      sttUnavailable,
+      audio: (cfg) => createAudioIngest(cfg),
+      analysis: queue,
+    });
+    if (tls) log.info({ url: gateway.url, fingerprint: fingerprint(readFileSync(tls.cert, "utf8")) }, "listening");
+
+    return {
+      gateway,
+      verifier,
+      store,
+      stt,
+      analysis: queue,
+      devToken,
+      tlsGenerated,
+      async close(graceMs = config.shutdownGraceMs) {
+        const started = Date.now();
+        await gateway.close(graceMs);
+        // Running analyses get what is left of the grace period; unfinished ones resume on restart.
+        await queue.close(Math.max(0, graceMs - (Date.now() - started)));
+        for (const c of closers.reverse()) await c.fn().catch((err: unknown) => log.error({ err, step: c.name }, "shutdown step failed"));
+      },
+    };
+  } catch (err) {
+    for (const c of closers.reverse()) await c.fn().catch(() => undefined);
+    throw err;
   }
-
-  const hasVerifier = Boolean(config.jwt.secret || config.jwt.publicKey || config.jwt.jwksUrl || config.jwt.introspectionUrl);
-  const secret = config.dev && !hasVerifier ? devSecret(dataDir) : undefined;
-  const verifier = await createVerifier(config.jwt, { devSecret: secret });
-  const devToken = secret
-    ? () => mintDevToken(secret, { sub: "dev-learner", ttlSeconds: 3600, issuer: config.jwt.issuer, audience: config.jwt.audience })
-    : null;
-
-  const metrics = new Metrics();
-  const closers: (() => Promise<void>)[] = [];
-
-  const gateway = await startGateway(config, { log, verifier, metrics, tls, devToken });
-  if (tls) log.info({ url: gateway.url, fingerprint: fingerprint(readFileSync(tls.cert, "utf8")) }, "listening");
-
-  return {
-    gateway,
-    verifier,
-    devToken,
-    tlsGenerated,
-    async close(graceMs) {
-      await gateway.close(graceMs);
-      for (const c of closers.reverse()) await c().catch((err: unknown) => log.error({ err }, "shutdown step failed"));
-    },
-  };
 }

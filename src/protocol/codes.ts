@@ -32,6 +32,7 @@ export const ErrorCodes = {
   session_limit: CloseCode.sessionLimit,
   slow_consumer: CloseCode.slowConsumer,
   server_busy: CloseCode.busy,
+  stt_unavailable: CloseCode.busy,
   shutting_down: CloseCode.shuttingDown,
   internal_error: CloseCode.internalError,
   // Non-fatal: the connection stays open.

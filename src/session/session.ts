@@ -49,6 +49,8 @@ export interface SessionDeps {
   audio: AudioIngestFactory | null;
   store: Repository | null;
   analysis: AnalysisQueue | null;
+  /** Set when transcription could not start (e.g. no model): sessions are refused with this message. */
+  sttUnavailable?: string | null;
   /** Called when the session has a server-side id (after `ready`), and when it is over. */
   onStarted?(s: Session): void;
   onFinished?(s: Session): void;
@@ -170,6 +172,7 @@ export class Session {
   private async onVerified(claims: Claims, cfg: StreamConfig) {
     if (this.state !== "verifying") return; // timed out or closed meanwhile
     const { stt, audio, store, config } = this.deps;
+    if (this.deps.sttUnavailable) return this.fail("stt_unavailable", this.deps.sttUnavailable);
     const admission = stt ? stt.admit() : ({ ok: true } as const);
     if (!admission.ok) {
       this.deps.metrics.busyRejections.inc();
@@ -363,8 +366,11 @@ export class Session {
   }
 
   private onReport(jobId: string, report: import("../protocol/report.js").Report) {
-    if (!this.pendingJobs.delete(jobId)) return;
+    if (!this.pendingJobs.has(jobId)) return;
     this.send({ type: "report", job_id: jobId, report });
+    // A provisional report (LLM unreachable, retrying) is followed by the complete one.
+    if (report.status === "pending") return;
+    this.pendingJobs.delete(jobId);
     if (this.state === "finishing" && this.clientWantsReport && this.pendingJobs.size === 0) this.close(CloseCode.normal, "done");
   }
 

@@ -28,6 +28,7 @@ export interface GatewayDeps {
   audio?: AudioIngestFactory | null;
   store?: Repository | null;
   analysis?: AnalysisQueue | null;
+  sttUnavailable?: string | null;
   /** TLS files to serve (resolved by the caller: configured, or the dev certificate). */
   tls?: { cert: string; key: string } | null;
   /** Dev mode only: mints a token for the practice page. */
@@ -158,6 +159,7 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
         audio: deps.audio ?? null,
         store: deps.store ?? null,
         analysis: deps.analysis ?? null,
+        sttUnavailable: deps.sttUnavailable ?? null,
         onStarted: release,
         onFinished: (s) => sessions.delete(s),
       });

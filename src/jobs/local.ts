@@ -1,0 +1,124 @@
+// The in-process analysis queue: jobs live in the store (so they survive a crash and any process
+// sharing the store can claim them); a poller claims due jobs, runs them one at a time by default
+// (the LLM shares cores with live transcription), and tells subscribers about reports.
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import type { Config } from "../config/index.js";
+import type { Analyzer } from "../analysis/types.js";
+import type { Report } from "../protocol/report.js";
+import type { Repository } from "../store/types.js";
+import type { Metrics } from "../transport/metrics.js";
+import type { Logger } from "../util/log.js";
+import type { AnalysisQueue, EnqueueRequest } from "./types.js";
+import { processJob } from "./process.js";
+
+type Listener = (jobId: string, report: Report) => void;
+
+export class LocalAnalysisQueue implements AnalysisQueue {
+  readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 6)}`;
+  private readonly listeners = new Map<string, Set<Listener>>();
+  private running = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private active = new Set<Promise<void>>();
+  private polling = false;
+
+  constructor(
+    private readonly deps: { repo: Repository; analyzer: Analyzer | null; config: Config; log: Logger; metrics?: Metrics; pollMs?: number },
+  ) {}
+
+  /** Crash recovery: jobs a dead process left running go back to pending, then polling starts. */
+  async start(): Promise<void> {
+    const n = await this.deps.repo.requeueRunningJobs();
+    if (n > 0) this.deps.log.info({ jobs: n }, "resuming analysis jobs interrupted by a restart");
+    this.schedule(0);
+  }
+
+  async enqueue(req: EnqueueRequest): Promise<string> {
+    const job = await this.deps.repo.createJob({ id: randomUUID(), ...req });
+    this.schedule(0);
+    return job.id;
+  }
+
+  subscribe(sessionId: string, onReport: Listener): () => void {
+    let set = this.listeners.get(sessionId);
+    if (!set) this.listeners.set(sessionId, (set = new Set()));
+    set.add(onReport);
+    return () => {
+      set.delete(onReport);
+      if (set.size === 0) this.listeners.delete(sessionId);
+    };
+  }
+
+  /** Delivers a report produced elsewhere (e.g. a worker process) to this process's sessions. */
+  publish(sessionId: string, jobId: string, report: Report): void {
+    for (const l of this.listeners.get(sessionId) ?? []) {
+      try {
+        l(jobId, report);
+      } catch (err) {
+        this.deps.log.error({ err }, "report listener failed");
+      }
+    }
+  }
+
+  private schedule(ms: number) {
+    if (this.closed || !this.deps.analyzer) return;
+    if (this.timer) {
+      if (ms > 0) return; // an earlier wake-up is already set
+      clearTimeout(this.timer);
+    }
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.poll();
+    }, ms);
+    this.timer.unref();
+  }
+
+  private async poll() {
+    if (this.polling || this.closed) return;
+    this.polling = true;
+    try {
+      const { repo, config, metrics } = this.deps;
+      metrics?.queueDepth.set(await repo.countJobs("pending"));
+      const free = config.analysis.concurrency - this.running;
+      if (free > 0) {
+        const jobs = await repo.claimDueJobs(this.workerId, free);
+        for (const job of jobs) {
+          this.running++;
+          const p = this.run(job).finally(() => {
+            this.running--;
+            this.active.delete(p);
+            this.schedule(0);
+          });
+          this.active.add(p);
+        }
+      }
+    } catch (err) {
+      this.deps.log.error({ err }, "analysis queue poll failed");
+    } finally {
+      this.polling = false;
+      this.schedule(this.deps.pollMs ?? 1000);
+    }
+  }
+
+  private async run(job: Parameters<typeof processJob>[0]) {
+    const { repo, analyzer, config, log, metrics } = this.deps;
+    const outcome = await processJob(job, { repo, analyzer: analyzer!, config, log, metrics }).catch((err: unknown) => {
+      log.error({ err, job: job.id }, "analysis job crashed");
+      return null;
+    });
+    if (outcome?.kind === "done") this.publish(job.sessionId, job.id, outcome.report);
+    else if (outcome?.kind === "retry" && outcome.provisional && job.attempts === 1) this.publish(job.sessionId, job.id, outcome.provisional);
+  }
+
+  /** Stops claiming; waits for running analyses up to `graceMs` (unfinished ones resume on restart). */
+  async close(graceMs = 0): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.active.size && graceMs > 0) {
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.allSettled([...this.active]), new Promise((r) => (t = setTimeout(r, graceMs)))]);
+      clearTimeout(t);
+    }
+  }
+}
