@@ -5,7 +5,7 @@
 // Model files (never committed): see docs/bench-analysis.md for the generator commands.
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { availableParallelism } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { Command } from "commander";
 import { Whisper } from "smart-whisper";
 import { ChatNodeLlamaCpp, EmbeddedRuntime } from "../../src/analysis/models/embedded.js";
@@ -94,19 +94,20 @@ async function reportLatency(file: string, threads: number) {
   const bound = model.withConfig({ jsonSchema: grammarJsonSchema(LlmFeedback) });
   const t1 = performance.now();
   let first = 0;
-  let outTokens = 0;
+  let out = "";
   for await (const c of await bound.stream(messages)) {
     if (!first) first = performance.now();
-    outTokens += rt.model.tokenize(String(c.content)).length;
+    out += String(c.content);
   }
   const end = performance.now();
+  const outTokens = rt.model.tokenize(out).length;
   await rt.close();
   return { loadS, promptTokens, outTokens, totalS: (end - t1) / 1000, promptS: (first - t1) / 1000, genTokS: outTokens / ((end - first) / 1000) };
 }
 
 const rows: string[] = [];
 const audio = existsSync("/work/shared/audio/jfk.wav") ? wav16k("/work/shared/audio/jfk.wav") : new Float32Array(16000 * 11);
-console.error(`cores: ${CORES}; output tokens per report: ${opts.tokens}`);
+console.error(`cores: ${CORES}; output tokens per report: ${opts.tokens}; load average ${loadavg().map((x) => x.toFixed(1)).join(" ")}`);
 let whisper: Whisper | undefined;
 let sttAlone: number[] = [];
 if (!opts.skipContended && existsSync(WHISPER)) {
@@ -137,7 +138,7 @@ for (const shape of SHAPES) {
   }
 }
 await whisper?.free();
-console.log(`\ncores ${CORES}; STT alone (2 streams x 1 thread, 1.1 s windows): decode p50 ${pct(sttAlone, 50).toFixed(0)} ms, p95 ${pct(sttAlone, 95).toFixed(0)} ms\n`);
+console.log(`\nload average at the end: ${loadavg().map((x) => x.toFixed(1)).join(" ")}; cores ${CORES}; STT alone (2 streams x 1 thread, 1.1 s windows): decode p50 ${pct(sttAlone, 50).toFixed(0)} ms, p95 ${pct(sttAlone, 95).toFixed(0)} ms\n`);
 console.log("| shape | condition | load s | prompt tok | prompt s | output tok | gen tok/s | report s | STT decode ms p50/p95/max | STT windows over 1 s |");
 console.log("|---|---|---|---|---|---|---|---|---|---|");
 for (const r of rows) console.log(r);
