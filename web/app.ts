@@ -160,6 +160,7 @@ async function openSession(): Promise<ParlanceSession> {
     },
   );
   showMessage(null);
+  abort = null; // the signal stays bound to this session: never fire it once connected
   return s;
 }
 
@@ -276,7 +277,7 @@ async function start() {
 async function stop() {
   if (stopping) return;
   stopping = true;
-  abort?.abort("stopped");
+  abort?.abort("stopped"); // only cancels a connect or reconnect still in progress
   setState("analysing");
   const c = capture;
   capture = null;

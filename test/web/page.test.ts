@@ -1,0 +1,125 @@
+// The practice page in real headless Chromium (Debian's), over https with the dev certificate:
+// fake microphone playing jfk.wav -> AudioWorklet -> wss -> gateway -> live view -> report.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { AUDIO_DIR } from "../helpers/models.js";
+import { hsToken } from "../helpers/tokens.js";
+import { startClientTestServer, type ClientTestServer } from "../client/_server.js";
+// @ts-expect-error - plain ESM build script without type declarations
+import { buildWeb } from "../../scripts/build-web.mjs";
+
+const CHROMIUM = process.env.PARLANCE_CHROMIUM ?? "/usr/bin/chromium";
+const WAV = join(AUDIO_DIR, "jfk.wav");
+const OUT = resolve("test-output");
+
+let browser: Browser;
+
+before(async () => {
+  await buildWeb({ minify: false });
+  // launch() gives Chromium a fresh, empty profile directory of its own (--user-data-dir).
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--use-fake-ui-for-media-stream",
+      "--use-fake-device-for-media-stream",
+      `--use-file-for-fake-audio-capture=${WAV}`,
+      "--autoplay-policy=no-user-gesture-required",
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+// Per test: the helpers register their cleanup with the test that starts them.
+const startServer = () => startClientTestServer({ deps: { devToken: () => hsToken({ sub: "page-learner" }) } });
+
+async function openPage(gw: ClientTestServer): Promise<Page> {
+  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 420, height: 900 } });
+  const page = await ctx.newPage();
+  page.on("pageerror", (err) => console.error("page error:", err.message));
+  await page.goto(`${gw.url}/`);
+  await page.waitForSelector("body[data-page-ready=true]");
+  return page;
+}
+
+test("streams the fake microphone over wss and renders partials, finals and the report", async () => {
+  const gw = await startServer();
+  const page = await openPage(gw);
+  // Dev mode: the token field was filled from GET /v1/dev/token.
+  assert.match(await page.inputValue("#token"), /^ey/);
+  await page.click("#start");
+  await page.waitForSelector("#status[data-state=streaming]", { timeout: 15_000 });
+  const startedAt = Date.now();
+  assert.ok(await page.getAttribute("#status", "data-session"), "ready rendered with a session id");
+  await page.waitForFunction(() => Number(document.body.dataset.partials ?? 0) > 0, null, { timeout: 15_000 });
+  await page.waitForFunction(() => Number(document.body.dataset.finals ?? 0) > 0, null, { timeout: 15_000 });
+  // Let one pass of the 11 s file play.
+  await page.waitForTimeout(Math.max(0, 11_000 - (Date.now() - startedAt)));
+  const level = await page.$eval("#level", (m) => (m as HTMLMeterElement).value);
+  assert.ok(await page.$eval("#lag", (e) => /lag \d/.test(e.textContent ?? "")));
+  await page.click("#stop");
+  const stoppedAt = Date.now();
+  await page.waitForSelector("#report:not([hidden]) #report-transcript", { timeout: 20_000 });
+
+  const committed = await page.textContent("#committed");
+  assert.match(committed ?? "", /fellow Americans/);
+  // Committed text and the revisable partial are styled differently.
+  const styles = await page.evaluate(() => {
+    const probe = document.createElement("span");
+    probe.className = "partial";
+    probe.textContent = "x";
+    document.getElementById("transcript")!.append(probe);
+    const a = getComputedStyle(document.getElementById("committed")!);
+    const b = getComputedStyle(probe);
+    probe.remove();
+    return { a: [a.color, a.fontStyle], b: [b.color, b.fontStyle] };
+  });
+  assert.notDeepEqual(styles.a, styles.b);
+  // The report: inline error with correction and why, fluency numbers, level, lesson links.
+  const mark = page.locator("#report-transcript mark.err").first();
+  assert.equal(await mark.textContent().then((t) => t?.startsWith("ask not")), true);
+  await mark.focus(); // keyboard users get the explanation on focus
+  assert.equal(await page.locator("#report-transcript mark.err .tip").first().isVisible(), true);
+  assert.match((await page.locator("#report-transcript mark.err .tip").first().textContent()) ?? "", /do not ask/);
+  assert.match((await page.textContent("#fluency")) ?? "", /Words/);
+  assert.match((await page.textContent("#level-estimate")) ?? "", /B2/);
+  assert.equal(await page.getAttribute("#recommendations a", "href"), "https://example.org/lessons/neg-imp");
+  mkdirSync(OUT, { recursive: true });
+  await page.screenshot({ path: join(OUT, "web-report.png"), fullPage: true });
+  assert.ok(existsSync(join(OUT, "web-report.png")));
+
+  // Server side: the decoded audio matches what the page sent exactly, and the time it streamed within 5 %.
+  const received = gw.receivedSeconds();
+  assert.equal(received.length, 1);
+  const sent = Number(await page.evaluate(() => document.body.dataset.sentSamples)) / 16000;
+  assert.ok(Math.abs(received[0]! - sent) < 0.3, `server ${received[0]} s vs page ${sent} s`);
+  const wall = (stoppedAt - startedAt) / 1000;
+  assert.ok(Math.abs(received[0]! - wall) / wall < 0.05, `server received ${received[0]!.toFixed(2)} s over ${wall.toFixed(2)} s of streaming`);
+  assert.ok(level >= 0);
+  await page.context().close();
+});
+
+test("a bad token shows the error message instead of hanging", async () => {
+  const gw = await startServer();
+  const page = await openPage(gw);
+  await page.fill("#token", "not-a-valid-token");
+  await page.click("#start");
+  await page.waitForSelector("#message:not([hidden])", { timeout: 10_000 });
+  assert.match((await page.textContent("#message")) ?? "", /refused this token/);
+  assert.equal(await page.getAttribute("#status", "data-state"), "error");
+  assert.equal(await page.isEnabled("#start"), true);
+  await page.context().close();
+});
