@@ -87,6 +87,7 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
   private finished = false;
   private lastServerError: { code: string; message: string } | null = null;
   private busyRetryMs: number | null = null;
+  private socketError = "";
   private resolveReady!: (m: ReadyMessage) => void;
   private rejectReady!: (e: unknown) => void;
   private reportWaiter: { resolve: (r: Report) => void; reject: (e: unknown) => void; jobId: string | null } | null = null;
@@ -116,6 +117,7 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
     socket.addEventListener("error", (ev: { message?: string; error?: unknown }) => {
       // `ws` reports a refused upgrade as "Unexpected server response: 503".
       const msg = ev?.message ?? (ev?.error instanceof Error ? ev.error.message : "");
+      if (msg) this.socketError = msg; // browsers give no detail; `ws` names TLS and DNS failures
       if (/\b503\b/.test(msg)) this.fail(new ServerBusyError(this.busyRetryMs));
       else if (/\b401\b/.test(msg)) this.fail(new AuthFailedError("token refused"));
     });
@@ -308,7 +310,7 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
     } else if (code === CloseCode.busy || this.busyRetryMs !== null || serverError?.code === "server_busy") {
       err = new ServerBusyError(this.busyRetryMs);
     } else if (code !== CloseCode.normal || !this.readyMessage) {
-      err = new ConnectionClosedError(code, reason, serverError);
+      err = new ConnectionClosedError(code, reason || this.socketError, serverError);
     }
     // A normal close ends iteration cleanly, but a pending end() still learns no report came.
     if (!err && this.reportWaiter) {
