@@ -20,6 +20,7 @@ import { createAnalyzer } from "./analysis/analyzer.js";
 import { deterministicReport } from "./analysis/analyzer.js";
 import type { Analyzer } from "./analysis/types.js";
 import { LocalAnalysisQueue } from "./jobs/local.js";
+import { recoverInterruptedSessions } from "./jobs/recovery.js";
 import type { AnalysisQueue } from "./jobs/types.js";
 import type { Logger } from "./util/log.js";
 
@@ -102,8 +103,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const analyzer = inProcessAnalysis ? await buildAnalyzer(config, store, log) : null;
     if (analyzer) onClose("analyzer", () => analyzer.close());
     const queue = new LocalAnalysisQueue({ repo: store, analyzer, config, log, metrics });
-    await store.markInterrupted().catch((err: unknown) => log.warn({ err }, "could not mark interrupted sessions"));
     await queue.start();
+    if (!config.queue.redisUrl) await recoverInterruptedSessions(store, queue, log);
 
     const gateway = await startGateway(config, {
       log,

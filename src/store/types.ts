@@ -69,6 +69,8 @@ export interface Repository {
   listSessions(subject: string, opts?: { limit?: number; before?: string }): Promise<SessionRecord[]>;
   /** Removes the session with its segments, jobs, reports and audio (right to erasure). */
   deleteSession(id: string): Promise<boolean>;
+  /** Ids of sessions in `status`, oldest first (start-up recovery looks for `streaming` ones). */
+  listSessionIdsByStatus(status: SessionStatus, limit?: number): Promise<string[]>;
   /** Sessions left `streaming` by a crash (no live socket holds them any more). */
   markInterrupted(sessionIds?: string[]): Promise<number>;
 

@@ -118,6 +118,10 @@ function contract(name: string, factory: RepoFactory): void {
     const b = await newSession(repo);
     const c = await newSession(repo);
     await repo.updateSession(c, { status: "ended" });
+    const streaming = await repo.listSessionIdsByStatus("streaming");
+    assert.ok(streaming.includes(a) && streaming.includes(b) && !streaming.includes(c));
+    assert.deepEqual(await repo.listSessionIdsByStatus("ended"), (await repo.listSessionIdsByStatus("ended")).filter((id) => id !== a && id !== b));
+    assert.ok((await repo.listSessionIdsByStatus("ended")).includes(c));
     assert.equal(await repo.markInterrupted([a, c]), 1);
     assert.equal((await repo.getSession(a))?.status, "interrupted");
     assert.ok((await repo.getSession(a))?.endedAt);

@@ -191,6 +191,11 @@ export class PostgresRepository implements Repository {
     return ((await this.q("DELETE FROM sessions WHERE id = $1", [id])).rowCount ?? 0) > 0;
   }
 
+  async listSessionIdsByStatus(status: SessionStatus, limit = 1000): Promise<string[]> {
+    const r = await this.q("SELECT id FROM sessions WHERE status = $1 ORDER BY created_at ASC, id ASC LIMIT $2", [status, clampLimit(limit, 1000, 10000)]);
+    return r.rows.map((row) => String(row.id));
+  }
+
   async markInterrupted(sessionIds?: string[]): Promise<number> {
     if (sessionIds !== undefined && sessionIds.length === 0) return 0;
     const r =

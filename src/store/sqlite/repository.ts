@@ -194,6 +194,11 @@ export class SqliteRepository implements Repository {
     return this.db.prepare("DELETE FROM sessions WHERE id = ?").run(id).changes > 0;
   }
 
+  async listSessionIdsByStatus(status: SessionStatus, limit = 1000): Promise<string[]> {
+    const rows = this.db.prepare("SELECT id FROM sessions WHERE status = ? ORDER BY created_at ASC, id ASC LIMIT ?").all(status, clampLimit(limit, 1000, 10000)) as { id: string }[];
+    return rows.map((r) => r.id);
+  }
+
   async markInterrupted(sessionIds?: string[]): Promise<number> {
     const now = nowIso();
     if (sessionIds === undefined) {

@@ -1,0 +1,233 @@
+// Shared pieces of the fault-injection tests: a loopback OpenAI-compatible chat server whose
+// behaviour the test switches (down, hanging, answering), HTTPS helpers for REST and /metrics,
+// and a raw TLS WebSocket client that writes hand-made frames.
+import { createServer, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { Agent, request } from "node:https";
+import { connect as tlsConnect, type TLSSocket } from "node:tls";
+import { randomBytes } from "node:crypto";
+import { after } from "node:test";
+
+export type LlmMode = "down" | "hang" | "answer";
+
+/**
+ * An OpenAI chat-completions server on 127.0.0.1. "down" closes the listening port (connection
+ * refused), "hang" accepts requests and never answers, "answer" replies with a valid empty report.
+ */
+export class ScriptedLlm {
+  private server: Server | null = null;
+  private readonly hanging = new Set<ServerResponse>();
+  private readonly sockets = new Set<Socket>();
+  mode: LlmMode = "answer";
+  port = 0;
+  requests = 0;
+  answered = 0;
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.port}/v1`;
+  }
+
+  static async create(mode: LlmMode): Promise<ScriptedLlm> {
+    const s = new ScriptedLlm();
+    await s.listen(0); // reserve a port, so "down" means refused on a port the config names
+    await s.set(mode);
+    after(() => s.close());
+    return s;
+  }
+
+  async set(mode: LlmMode): Promise<void> {
+    this.mode = mode;
+    if (mode === "down") return this.close();
+    if (!this.server) await this.listen(this.port);
+  }
+
+  private async listen(port: number): Promise<void> {
+    const server = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        this.requests++;
+        if (this.mode === "hang") {
+          this.hanging.add(res);
+          res.on("close", () => this.hanging.delete(res));
+          return;
+        }
+        const parsed = JSON.parse(body || "{}") as { model?: string };
+        this.answered++;
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(
+          JSON.stringify({
+            id: "chatcmpl-fault",
+            object: "chat.completion",
+            created: 1,
+            model: parsed.model ?? "m",
+            choices: [{ index: 0, message: { role: "assistant", content: FEEDBACK }, finish_reason: "stop" }],
+            usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+          }),
+        );
+      });
+    });
+    server.on("connection", (s) => {
+      this.sockets.add(s);
+      s.on("close", () => this.sockets.delete(s));
+    });
+    await new Promise<void>((ok, fail) => {
+      server.once("error", fail);
+      server.listen(port, "127.0.0.1", () => ok());
+    });
+    this.server = server;
+    this.port = (server.address() as AddressInfo).port;
+  }
+
+  async close(): Promise<void> {
+    const s = this.server;
+    this.server = null;
+    if (!s) return;
+    for (const r of this.hanging) r.destroy();
+    for (const sock of this.sockets) sock.destroy();
+    await new Promise<void>((r) => s.close(() => r()));
+  }
+}
+
+/** A schema-valid feedback answer with no errors (the transcript's words do not matter). */
+export const FEEDBACK = JSON.stringify({
+  errors: [],
+  strengths: ["Kept talking."],
+  level: { cefr: "B1", evidence: ["Connected speech."] },
+  recommendations: [],
+});
+
+export function https(base: string, ca: string, method: string, path: string, token?: string): Promise<{ status: number; body: any; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${base}${path}`, { method, agent: new Agent({ ca }), headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
+      let text = "";
+      res.on("data", (d) => (text += d));
+      res.on("end", () => {
+        let body: unknown = null;
+        try {
+          body = text ? JSON.parse(text) : null;
+        } catch {
+          body = null;
+        }
+        resolve({ status: res.statusCode!, body, text });
+      });
+    });
+    req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${path} timed out`)));
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+/** Value of one Prometheus sample (labels as written in the exposition, e.g. `code="4429"`). */
+export function metricValue(text: string, name: string, labels = ""): number {
+  const want = labels ? `${name}{${labels}}` : name;
+  let sum = 0;
+  let found = false;
+  for (const line of text.split("\n")) {
+    if (line.startsWith("#")) continue;
+    const sp = line.lastIndexOf(" ");
+    const key = line.slice(0, sp);
+    if (key === want || (!labels && key.startsWith(`${name}{`) && !name.endsWith("_bucket"))) {
+      sum += Number(line.slice(sp + 1));
+      found = true;
+    }
+  }
+  return found ? sum : NaN;
+}
+
+export async function until<T>(what: string, fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// ---- raw WebSocket frames over TLS ------------------------------------------------------------
+
+/** A client frame. mask=false writes an unmasked client frame (a protocol violation). */
+export function frame(opts: { fin?: boolean; rsv?: number; opcode: number; payload: Buffer; mask?: boolean; lengthOverride?: bigint }): Buffer {
+  const { fin = true, rsv = 0, opcode, payload, mask = true } = opts;
+  const len = opts.lengthOverride ?? BigInt(payload.length);
+  const head: number[] = [(fin ? 0x80 : 0) | ((rsv & 7) << 4) | (opcode & 0x0f)];
+  const m = mask ? 0x80 : 0;
+  let ext = Buffer.alloc(0);
+  if (len < 126n) head.push(m | Number(len));
+  else if (len < 65536n) {
+    head.push(m | 126);
+    ext = Buffer.alloc(2);
+    ext.writeUInt16BE(Number(len));
+  } else {
+    head.push(m | 127);
+    ext = Buffer.alloc(8);
+    ext.writeBigUInt64BE(len);
+  }
+  if (!mask) return Buffer.concat([Buffer.from(head), ext, payload]);
+  const key = randomBytes(4);
+  const masked = Buffer.from(payload);
+  for (let i = 0; i < masked.length; i++) masked[i]! ^= key[i % 4]!;
+  return Buffer.concat([Buffer.from(head), ext, key, masked]);
+}
+
+export interface RawWs {
+  socket: TLSSocket;
+  /** Bytes received after the 101 response. */
+  received(): Buffer;
+  closed: Promise<void>;
+}
+
+/** Opens TLS, performs a valid upgrade to /v1/stream, resolves after the 101. */
+export function rawUpgrade(port: number, ca: string): Promise<RawWs> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: "127.0.0.1", port, ca, servername: "localhost" }, () => {
+      socket.write(
+        `GET /v1/stream HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+    });
+    let buf = Buffer.alloc(0);
+    let upgraded = false;
+    const closed = new Promise<void>((r) => socket.on("close", () => r()));
+    socket.on("error", () => {});
+    socket.on("data", (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (upgraded) return;
+      const i = buf.indexOf("\r\n\r\n");
+      if (i < 0) return;
+      upgraded = true;
+      const head = buf.subarray(0, i).toString("latin1");
+      buf = buf.subarray(i + 4);
+      if (!/^HTTP\/1\.1 101/.test(head)) return reject(new Error(`upgrade refused: ${head.split("\r\n")[0]}`));
+      resolve({ socket, received: () => buf, closed });
+    });
+    void closed.then(() => !upgraded && reject(new Error("closed before the upgrade")));
+  });
+}
+
+/** Decodes server frames (unmasked) from raw bytes: opcode + payload, stops at the first incomplete frame. */
+export function parseServerFrames(buf: Buffer): { opcode: number; payload: Buffer }[] {
+  const out: { opcode: number; payload: Buffer }[] = [];
+  let i = 0;
+  while (i + 2 <= buf.length) {
+    const opcode = buf[i]! & 0x0f;
+    let len = buf[i + 1]! & 0x7f;
+    let p = i + 2;
+    if (len === 126) {
+      if (p + 2 > buf.length) break;
+      len = buf.readUInt16BE(p);
+      p += 2;
+    } else if (len === 127) {
+      if (p + 8 > buf.length) break;
+      len = Number(buf.readBigUInt64BE(p));
+      p += 8;
+    }
+    if (p + len > buf.length) break;
+    out.push({ opcode, payload: buf.subarray(p, p + len) });
+    i = p + len;
+  }
+  return out;
+}
