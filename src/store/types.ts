@@ -69,8 +69,12 @@ export interface Repository {
   listSessions(subject: string, opts?: { limit?: number; before?: string }): Promise<SessionRecord[]>;
   /** Removes the session with its segments, jobs, reports and audio (right to erasure). */
   deleteSession(id: string): Promise<boolean>;
-  /** Ids of sessions in `status`, oldest first (start-up recovery looks for `streaming` ones). */
-  listSessionIdsByStatus(status: SessionStatus, limit?: number): Promise<string[]>;
+  /**
+   * Ids of sessions in `status`, oldest first (start-up recovery looks for `streaming` ones);
+   * `createdBefore` keeps only older sessions (with several gateways, a `streaming` session older
+   * than the longest allowed session cannot be live on any of them).
+   */
+  listSessionIdsByStatus(status: SessionStatus, limit?: number, createdBefore?: Date): Promise<string[]>;
   /** Sessions left `streaming` by a crash (no live socket holds them any more). */
   markInterrupted(sessionIds?: string[]): Promise<number>;
 
@@ -83,6 +87,15 @@ export interface Repository {
   listJobs(sessionId: string): Promise<JobRecord[]>;
   /** Atomically moves up to `limit` due pending jobs to running, locked by `workerId`. */
   claimDueJobs(workerId: string, limit: number, now?: Date): Promise<JobRecord[]>;
+  /**
+   * Claims one job by id, for runners that schedule elsewhere (BullMQ): pending, or running (an
+   * attempt whose runner died; the queue's own lock says nobody holds it now), becomes running,
+   * locked by `workerId`, attempts + 1. `runAfter` is not checked: the scheduler decides when.
+   * Null when the job is done, failed or gone.
+   */
+  claimJob(id: string, workerId: string): Promise<JobRecord | null>;
+  /** Jobs in `status`, oldest first (the queue sweeper re-schedules pending and stale running ones). */
+  listJobsByStatus(status: JobStatus, limit?: number): Promise<JobRecord[]>;
   /** Back to pending at `runAfter` (retry), or failed for good when runAfter is null. */
   failJob(id: string, error: string, runAfter: Date | null): Promise<void>;
   /** Stores the report and marks the job done, in one transaction. */

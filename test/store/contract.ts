@@ -175,6 +175,47 @@ function contract(name: string, factory: RepoFactory): void {
     await assert.rejects(repo.createJob({ id: uid("j"), sessionId: "missing", scope: "session", segmentFrom: null, segmentTo: null }), NotFoundError);
   });
 
+  test(`${name}: claimJob claims one job by id (pending or stalled running), ignoring its due time`, async () => {
+    const sid = await newSession(repo);
+    const far = new Date(Date.now() + 7200_000);
+    await repo.claimDueJobs("drain", 1000, far);
+    const job = await repo.createJob({ id: uid("j"), sessionId: sid, scope: "session", segmentFrom: null, segmentTo: null });
+    const other = await repo.createJob({ id: uid("j"), sessionId: sid, scope: "session", segmentFrom: null, segmentTo: null });
+    await repo.failJob(job.id, "llm unavailable", new Date(Date.now() + 3600_000)); // not due for an hour
+    const pendingIds = (await repo.listJobsByStatus("pending")).map((j) => j.id);
+    assert.deepEqual(pendingIds.filter((id) => id === job.id || id === other.id), [job.id, other.id], "oldest first");
+
+    const a = await repo.claimJob(job.id, "bull-1");
+    assert.equal(a?.id, job.id);
+    assert.equal(a?.status, "running");
+    assert.equal(a?.attempts, 1);
+    assert.equal(a?.lockedBy, "bull-1");
+    assert.equal((await repo.getJob(other.id))?.status, "pending", "only the named job is claimed");
+    assert.ok((await repo.listJobsByStatus("running")).some((j) => j.id === job.id));
+    // The queue hands a stalled job to another runner: it takes the running job over.
+    const b = await repo.claimJob(job.id, "bull-2");
+    assert.equal(b?.attempts, 2);
+    assert.equal(b?.lockedBy, "bull-2");
+
+    await repo.completeJob(job.id, makeReport(sid));
+    assert.equal(await repo.claimJob(job.id, "bull-3"), null, "done jobs are not claimed");
+    await repo.claimJob(other.id, "bull-1");
+    await repo.failJob(other.id, "bad for good", null);
+    assert.equal(await repo.claimJob(other.id, "bull-1"), null, "failed jobs are not claimed");
+    assert.equal(await repo.claimJob("missing", "bull-1"), null);
+    assert.equal((await repo.listJobsByStatus("pending")).some((j) => j.id === job.id || j.id === other.id), false);
+  });
+
+  test(`${name}: listSessionIdsByStatus keeps only sessions created before a time`, async () => {
+    const old = await newSession(repo, "alice", new Date(Date.now() - 7200_000).toISOString());
+    const fresh = await newSession(repo);
+    const stale = await repo.listSessionIdsByStatus("streaming", 1000, new Date(Date.now() - 3600_000));
+    assert.ok(stale.includes(old));
+    assert.ok(!stale.includes(fresh));
+    assert.ok((await repo.listSessionIdsByStatus("streaming")).includes(fresh));
+    await repo.markInterrupted([old, fresh]);
+  });
+
   test(`${name}: claimDueJobs respects the limit and due order`, async () => {
     const sid = await newSession(repo);
     const far = new Date(Date.now() + 7200_000);

@@ -191,8 +191,11 @@ export class PostgresRepository implements Repository {
     return ((await this.q("DELETE FROM sessions WHERE id = $1", [id])).rowCount ?? 0) > 0;
   }
 
-  async listSessionIdsByStatus(status: SessionStatus, limit = 1000): Promise<string[]> {
-    const r = await this.q("SELECT id FROM sessions WHERE status = $1 ORDER BY created_at ASC, id ASC LIMIT $2", [status, clampLimit(limit, 1000, 10000)]);
+  async listSessionIdsByStatus(status: SessionStatus, limit = 1000, createdBefore?: Date): Promise<string[]> {
+    const r = await this.q(
+      "SELECT id FROM sessions WHERE status = $1 AND ($3::timestamptz IS NULL OR created_at < $3) ORDER BY created_at ASC, id ASC LIMIT $2",
+      [status, clampLimit(limit, 1000, 10000), createdBefore ? createdBefore.toISOString() : null],
+    );
     return r.rows.map((row) => String(row.id));
   }
 
@@ -263,6 +266,19 @@ export class PostgresRepository implements Repository {
     return r.rows
       .map(toJob)
       .sort((a, b) => a.runAfter.localeCompare(b.runAfter) || a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id));
+  }
+
+  async claimJob(id: string, workerId: string): Promise<JobRecord | null> {
+    const r = await this.q(
+      "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $2, updated_at = clock_timestamp() WHERE id = $1 AND status IN ('pending', 'running') RETURNING *",
+      [id, workerId],
+    );
+    return r.rows[0] ? toJob(r.rows[0]) : null;
+  }
+
+  async listJobsByStatus(status: JobStatus, limit = 1000): Promise<JobRecord[]> {
+    const r = await this.q("SELECT * FROM jobs WHERE status = $1 ORDER BY created_at, id LIMIT $2", [status, clampLimit(limit, 1000, 10000)]);
+    return r.rows.map(toJob);
   }
 
   async failJob(id: string, error: string, runAfter: Date | null): Promise<void> {

@@ -194,8 +194,15 @@ export class SqliteRepository implements Repository {
     return this.db.prepare("DELETE FROM sessions WHERE id = ?").run(id).changes > 0;
   }
 
-  async listSessionIdsByStatus(status: SessionStatus, limit = 1000): Promise<string[]> {
-    const rows = this.db.prepare("SELECT id FROM sessions WHERE status = ? ORDER BY created_at ASC, id ASC LIMIT ?").all(status, clampLimit(limit, 1000, 10000)) as { id: string }[];
+  async listSessionIdsByStatus(status: SessionStatus, limit = 1000, createdBefore?: Date): Promise<string[]> {
+    const n = clampLimit(limit, 1000, 10000);
+    const rows = (
+      createdBefore
+        ? this.db
+            .prepare("SELECT id FROM sessions WHERE status = ? AND created_at < ? ORDER BY created_at ASC, id ASC LIMIT ?")
+            .all(status, createdBefore.toISOString(), n)
+        : this.db.prepare("SELECT id FROM sessions WHERE status = ? ORDER BY created_at ASC, id ASC LIMIT ?").all(status, n)
+    ) as { id: string }[];
     return rows.map((r) => r.id);
   }
 
@@ -279,6 +286,20 @@ export class SqliteRepository implements Repository {
       return out;
     });
     return tx.immediate();
+  }
+
+  async claimJob(id: string, workerId: string): Promise<JobRecord | null> {
+    const r = this.db
+      .prepare(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = ?, updated_at = ? WHERE id = ? AND status IN ('pending', 'running') RETURNING *",
+      )
+      .get(workerId, nowIso(), id) as Row | undefined;
+    return r ? toJob(r) : null;
+  }
+
+  async listJobsByStatus(status: JobStatus, limit = 1000): Promise<JobRecord[]> {
+    const rows = this.db.prepare("SELECT * FROM jobs WHERE status = ? ORDER BY created_at, id LIMIT ?").all(status, clampLimit(limit, 1000, 10000)) as Row[];
+    return rows.map(toJob);
   }
 
   async failJob(id: string, error: string, runAfter: Date | null): Promise<void> {
