@@ -7,6 +7,11 @@ import { Agent, request } from "node:https";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { randomBytes } from "node:crypto";
 import { after } from "node:test";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { spawnServer, type ServerProcess } from "../helpers/process.js";
+import { pipelineEnv } from "../helpers/pipeline.js";
+import { tempDir } from "../helpers/gateway.js";
 
 export type LlmMode = "down" | "hang" | "answer";
 
@@ -230,4 +235,59 @@ export function parseServerFrames(buf: Buffer): { opcode: number; payload: Buffe
     i = p + len;
   }
   return out;
+}
+
+// ---- a real `parlance serve` process for fault tests -------------------------------------------
+
+export interface FaultServer {
+  srv: ServerProcess;
+  ca: string;
+  dataDir: string;
+  port: number;
+  gw: { wsUrl: string; ca: string };
+  get(path: string, token?: string): Promise<{ status: number; body: any; text: string }>;
+  metrics(): Promise<string>;
+}
+
+/**
+ * `parlance serve` as a child process with real Whisper (random-weight tiny.en) and the LLM chain
+ * pointed at `llm` (an OpenAI-compatible server on loopback). `dataDir` lets a test restart on
+ * the same store.
+ */
+export async function startFaultServer(llm: ScriptedLlm | null, env: Record<string, string> = {}, dataDir = tempDir()): Promise<FaultServer> {
+  const srv = await spawnServer({
+    ...pipelineEnv(),
+    PARLANCE_DATA_DIR: dataDir,
+    PARLANCE_LOG_LEVEL: "warn",
+    // Random weights give low-confidence words; without these the quality gate would skip the LLM.
+    PARLANCE_ANALYSIS_CONFIDENCE_THRESHOLD: "0",
+    PARLANCE_ANALYSIS_MIN_WORDS: "1",
+    ...(llm ? { PARLANCE_LLM_PROVIDER: "openai", PARLANCE_LLM_BASE_URL: llm.baseUrl, PARLANCE_LLM_MODEL: "fault-llm" } : {}),
+    ...env,
+  });
+  const ca = readFileSync(join(dataDir, "tls/dev-cert.pem"), "utf8");
+  return {
+    srv,
+    ca,
+    dataDir,
+    port: Number(new URL(srv.url).port),
+    gw: { wsUrl: srv.wsUrl, ca },
+    get: (path, token) => https(srv.url, ca, "GET", path, token),
+    metrics: async () => (await https(srv.url, ca, "GET", "/metrics")).text,
+  };
+}
+
+/** Polls GET /v1/sessions/:id/report until it answers 200 (the complete report). */
+export async function reportOverRest(s: FaultServer, sessionId: string, token: string, timeoutMs = 120_000): Promise<any> {
+  return until(
+    `report of ${sessionId}`,
+    async () => {
+      const r = await s.get(`/v1/sessions/${sessionId}/report`, token);
+      if (r.status === 200) return r.body;
+      if (r.status !== 202) throw new Error(`report: HTTP ${r.status} ${r.text}`);
+      return null;
+    },
+    timeoutMs,
+    250,
+  );
 }

@@ -38,7 +38,8 @@ export async function spawnServer(env: Record<string, string>, args: string[] = 
       check();
     }),
     exited.then(() => false),
-    new Promise<boolean>((r) => setTimeout(() => r(false), startTimeoutMs)),
+    // Unref'd: a pending start-up deadline must not keep the test process alive after the tests.
+    new Promise<boolean>((r) => setTimeout(() => r(false), startTimeoutMs).unref()),
   ]);
   if (!started) {
     child.kill("SIGKILL");
