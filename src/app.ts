@@ -3,7 +3,7 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Config } from "./config/index.js";
-import { assertProductionReady } from "./config/index.js";
+import { assertProductionReady, ConfigError } from "./config/index.js";
 import { createVerifier, type TokenVerifier } from "./auth/verifier.js";
 import { devSecret, mintDevToken } from "./auth/dev.js";
 import { ensureDevCertificate, fingerprint } from "./transport/tls.js";
@@ -21,6 +21,7 @@ import { deterministicReport } from "./analysis/analyzer.js";
 import type { Analyzer } from "./analysis/types.js";
 import { LocalAnalysisQueue } from "./jobs/local.js";
 import { recoverInterruptedSessions } from "./jobs/recovery.js";
+import { AnalysisWorker, RedisAnalysisQueue, redisDisplay } from "./jobs/redis.js";
 import type { AnalysisQueue } from "./jobs/types.js";
 import type { Logger } from "./util/log.js";
 
@@ -50,8 +51,17 @@ export async function buildAnalyzer(config: Config, store: Repository, log: Logg
   return createAnalyzer(config, { logger: log, retriever });
 }
 
+function assertQueueConfig(config: Config): void {
+  if (config.queue.role === "gateway" && !config.queue.redisUrl) {
+    throw new ConfigError(
+      "queue.role gateway (PARLANCE_QUEUE_ROLE) needs PARLANCE_REDIS_URL: analyses run in `parlance worker` processes that take jobs from Redis",
+    );
+  }
+}
+
 export async function startApp(config: Config, log: Logger): Promise<App> {
   assertProductionReady(config);
+  assertQueueConfig(config);
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
   const closers: { name: string; fn: () => Promise<unknown> }[] = [];
@@ -99,12 +109,31 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       log.error({ err: (err as Error).message }, "speech-to-text could not start; sessions will be refused until it is fixed");
     }
 
+    // role "gateway" never loads the LLM: analyses run in `parlance worker` processes.
     const inProcessAnalysis = config.queue.role === "all";
     const analyzer = inProcessAnalysis ? await buildAnalyzer(config, store, log) : null;
     if (analyzer) onClose("analyzer", () => analyzer.close());
-    const queue = new LocalAnalysisQueue({ repo: store, analyzer, config, log, metrics });
-    await queue.start();
-    if (!config.queue.redisUrl) await recoverInterruptedSessions(store, queue, log);
+    let queue: LocalAnalysisQueue | RedisAnalysisQueue;
+    let inProcessWorker: AnalysisWorker | null = null;
+    if (config.queue.redisUrl) {
+      const redisQueue = new RedisAnalysisQueue({ repo: store, config, log, metrics });
+      queue = redisQueue;
+      onClose("analysis queue", () => redisQueue.close());
+      await redisQueue.start();
+      if (analyzer) {
+        const w = new AnalysisWorker({ repo: store, analyzer, config, log, metrics });
+        inProcessWorker = w;
+        onClose("analysis worker", () => w.close(0));
+        await w.start();
+      }
+      log.info({ redis: redisDisplay(config), prefix: config.queue.prefix, role: config.queue.role }, "analysis jobs go through Redis");
+      // No start-up recovery here: with several gateways on one store this one cannot tell its
+      // own dead sessions from the others' live ones; workers recover them by age (recovery.ts).
+    } else {
+      queue = new LocalAnalysisQueue({ repo: store, analyzer, config, log, metrics });
+      await queue.start();
+      await recoverInterruptedSessions(store, queue, log);
+    }
 
     const gateway = await startGateway(config, {
       log,
@@ -131,13 +160,52 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       async close(graceMs = config.shutdownGraceMs) {
         const started = Date.now();
         await gateway.close(graceMs);
-        // Running analyses get what is left of the grace period; unfinished ones resume on restart.
-        await queue.close(Math.max(0, graceMs - (Date.now() - started)));
+        // Running analyses get what is left of the grace period; unfinished ones resume on restart
+        // (or, with Redis, on another worker once their lock expires).
+        const left = Math.max(0, graceMs - (Date.now() - started));
+        if (inProcessWorker) await inProcessWorker.close(left);
+        if (queue instanceof LocalAnalysisQueue) await queue.close(left);
         for (const c of closers.reverse()) await c.fn().catch((err: unknown) => log.error({ err, step: c.name }, "shutdown step failed"));
       },
     };
   } catch (err) {
     for (const c of closers.reverse()) await c.fn().catch(() => undefined);
+    throw err;
+  }
+}
+
+export interface WorkerApp {
+  worker: AnalysisWorker;
+  store: Repository;
+  analyzer: Analyzer;
+  close(graceMs?: number): Promise<void>;
+}
+
+/** `parlance worker`: the store, the analyzer and a BullMQ consumer; no gateway, no speech-to-text. */
+export async function startWorker(config: Config, log: Logger): Promise<WorkerApp> {
+  if (!config.queue.redisUrl) {
+    throw new ConfigError("parlance worker needs PARLANCE_REDIS_URL (the Redis that the gateways queue analysis jobs on)");
+  }
+  const store = await createRepository(config, log);
+  let analyzer: Analyzer | null = null;
+  try {
+    analyzer = await buildAnalyzer(config, store, log);
+    const worker = new AnalysisWorker({ repo: store, analyzer, config, log });
+    await worker.start();
+    const a = analyzer;
+    return {
+      worker,
+      store,
+      analyzer: a,
+      async close(graceMs = config.shutdownGraceMs) {
+        await worker.close(graceMs);
+        await a.close().catch((err: unknown) => log.error({ err }, "analyzer shutdown failed"));
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await analyzer?.close().catch(() => undefined);
+    await store.close().catch(() => undefined);
     throw err;
   }
 }

@@ -153,9 +153,14 @@ export const ConfigSchema = z.object({
   queue: z
     .object({
       redisUrl: optionalString, // set = analysis jobs go to BullMQ workers (`parlance worker`)
+      /** "gateway": never loads the LLM; analyses run in `parlance worker` (needs redisUrl). */
       role: z.enum(["all", "gateway"]).default("all"),
+      /** Namespace of every Redis key and channel, so one Redis can serve several deployments. */
+      prefix: z.string().regex(/^[A-Za-z0-9_.-]+$/, "letters, digits, _ . - only").default("parlance"),
+      /** How often workers re-queue store jobs Redis does not hold and recover crashed gateways' sessions. */
+      sweepMs: ms(30000),
     })
-    .default({ role: "all" }),
+    .default({ role: "all", prefix: "parlance", sweepMs: 30000 }),
 
   curriculum: z
     .object({
