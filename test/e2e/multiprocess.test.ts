@@ -102,8 +102,8 @@ test("two gateways + a worker on real Redis and PostgreSQL: the worker's report 
     PARLANCE_REDIS_URL: redis.url,
     PARLANCE_QUEUE_PREFIX: prefix,
   };
-  // Gateways name an LLM file that does not exist: loading it would fail their start-up, so a
-  // report with the worker's model name can only have come from the worker.
+  // Gateways are configured with another LLM (an embedded file that does not even exist): a
+  // report naming the worker's model can only have been produced by the worker.
   const gatewayEnv = (name: string) => ({
     ...shared,
     PARLANCE_DATA_DIR: tempDir(`parlance-${name}-`),
