@@ -83,6 +83,7 @@ export class Session {
   private lastUtteranceSegment = -1;
   private pendingJobs = new Set<string>();
   private clientWantsReport = false;
+  private shuttingDown = false;
   private audioBytes = 0;
   private alive = true;
   private finishing: Promise<void> | null = null;
@@ -247,6 +248,8 @@ export class Session {
   private onAudio(buf: Buffer) {
     this.deps.metrics.messagesIn.inc({ type: "audio" });
     if (this.state !== "streaming") {
+      // After `shutting_down` the client was told; audio still in flight is expected, not a bug.
+      if (this.shuttingDown) return;
       return this.error("protocol_violation", "audio after end is ignored", false);
     }
     this.touchIdle();
@@ -411,7 +414,8 @@ export class Session {
         }
       }
       this.log.info({ why, segments: this.segments.length, audio_ms: this.audioMsReceived() }, "session input ended");
-      if (!analysis || !this.clientWantsReport) this.close(CloseCode.normal, "done");
+      // On shutdown the close is 1001, sent by shutdown() once this commit is done.
+      if (!this.shuttingDown && (!analysis || !this.clientWantsReport)) this.close(CloseCode.normal, "done");
     })().finally(() => this.resolveDone());
     return this.finishing;
   }
@@ -423,10 +427,14 @@ export class Session {
     return Math.round((this.audioBytes / (bytesPerSample * c.channels * c.sample_rate)) * 1000);
   }
 
-  /** Server shutdown: tell the client, commit and persist, then close with 1001. */
+  /**
+   * Server shutdown: tell the client first (so it stops sending), commit and persist (the client
+   * still gets its last finals, `ended` and `analysis_started`), then close with 1001.
+   */
   async shutdown(): Promise<void> {
     if (this.state === "closed") return;
     if (this.state === "awaiting_auth" || this.state === "verifying") return this.fail("shutting_down", "server shutting down");
+    this.shuttingDown = true;
     this.error("shutting_down", "server shutting down; your transcript is saved and the report will be available over REST", false);
     this.clientWantsReport = false;
     await this.finish("shutdown");

@@ -21,7 +21,7 @@ export type LlmMode = "down" | "hang" | "answer";
  */
 export class ScriptedLlm {
   private server: Server | null = null;
-  private readonly hanging = new Set<ServerResponse>();
+  private readonly hanging = new Map<ServerResponse, string | undefined>();
   private readonly sockets = new Set<Socket>();
   mode: LlmMode = "answer";
   port = 0;
@@ -52,24 +52,13 @@ export class ScriptedLlm {
       req.on("data", (c) => (body += c));
       req.on("end", () => {
         this.requests++;
+        const parsed = JSON.parse(body || "{}") as { model?: string };
         if (this.mode === "hang") {
-          this.hanging.add(res);
+          this.hanging.set(res, parsed.model);
           res.on("close", () => this.hanging.delete(res));
           return;
         }
-        const parsed = JSON.parse(body || "{}") as { model?: string };
-        this.answered++;
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end(
-          JSON.stringify({
-            id: "chatcmpl-fault",
-            object: "chat.completion",
-            created: 1,
-            model: parsed.model ?? "m",
-            choices: [{ index: 0, message: { role: "assistant", content: FEEDBACK }, finish_reason: "stop" }],
-            usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
-          }),
-        );
+        this.answer(res, parsed.model);
       });
     });
     server.on("connection", (s) => {
@@ -84,11 +73,35 @@ export class ScriptedLlm {
     this.port = (server.address() as AddressInfo).port;
   }
 
+  private answer(res: ServerResponse, model: string | undefined) {
+    this.answered++;
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(
+      JSON.stringify({
+        id: "chatcmpl-fault",
+        object: "chat.completion",
+        created: 1,
+        model: model ?? "m",
+        choices: [{ index: 0, message: { role: "assistant", content: FEEDBACK }, finish_reason: "stop" }],
+        usage: { prompt_tokens: 1, completion_tokens: 1, total_tokens: 2 },
+      }),
+    );
+  }
+
+  /** Answers every request held by "hang" (a slow analysis that does finish), and stays in "answer". */
+  release(): void {
+    this.mode = "answer";
+    for (const [res, model] of [...this.hanging]) {
+      this.hanging.delete(res);
+      this.answer(res, model);
+    }
+  }
+
   async close(): Promise<void> {
     const s = this.server;
     this.server = null;
     if (!s) return;
-    for (const r of this.hanging) r.destroy();
+    for (const r of this.hanging.keys()) r.destroy();
     for (const sock of this.sockets) sock.destroy();
     await new Promise<void>((r) => s.close(() => r()));
   }
