@@ -30,7 +30,8 @@ export class LocalAnalysisQueue implements AnalysisQueue {
   /** Crash recovery: jobs a dead process left running go back to pending, then polling starts. */
   async start(): Promise<void> {
     const n = await this.deps.repo.requeueRunningJobs();
-    if (n > 0) this.deps.log.info({ jobs: n }, "resuming analysis jobs interrupted by a restart");
+    const waiting = await this.deps.repo.resumeWaitingJobs();
+    if (n + waiting > 0) this.deps.log.info({ interrupted: n, waiting }, "resuming analysis jobs left by the previous process");
     this.schedule(0);
   }
 

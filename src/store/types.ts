@@ -102,6 +102,11 @@ export interface Repository {
   completeJob(id: string, report: Report): Promise<void>;
   /** Jobs left running by a dead process go back to pending (crash recovery at start-up). */
   requeueRunningJobs(workerId?: string): Promise<number>;
+  /**
+   * Pending jobs waiting out a retry back-off become due now. Called at start-up: a restart is
+   * usually how an operator fixes the LLM, so waiting out a back-off set by the old process helps nobody.
+   */
+  resumeWaitingJobs(): Promise<number>;
   countJobs(status: JobStatus): Promise<number>;
 
   /** The newest session-scope report, or the newest utterance report if there is none. */

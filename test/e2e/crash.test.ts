@@ -37,7 +37,9 @@ function getJson(url: string, ca: string, token: string): Promise<{ status: numb
 
 test("SIGKILL mid-stream: every final is stored; pending analyses complete after restart", { timeout: 240_000 }, async () => {
   const dataDir = tempDir();
-  const base = { ...pipelineEnv(), PARLANCE_DATA_DIR: dataDir };
+  // Random-weight Whisper words have low confidence; the quality gate would then (rightly) finish
+  // the report without the LLM. This test is about jobs that need the LLM, so let every word count.
+  const base = { ...pipelineEnv(), PARLANCE_DATA_DIR: dataDir, PARLANCE_ANALYSIS_CONFIDENCE_THRESHOLD: "0", PARLANCE_ANALYSIS_MIN_WORDS: "1" };
   // First life: the LLM server is down, so analysis jobs wait in the store (retry far in the future).
   const first = await spawnServer({
     ...base,
@@ -94,7 +96,7 @@ test("SIGKILL mid-stream: every final is stored; pending analyses complete after
       await new Promise((r) => setTimeout(r, 500));
       res = await getJson(`${second.url}/v1/sessions/${id}/report`, ca, token);
     }
-    assert.equal(res.status, 200, `report for ${id}: ${JSON.stringify(res.body)}`);
+    assert.equal(res.status, 200, `report for ${id}: ${JSON.stringify(res.body)}\n${second.output().split("\n").filter((l) => /"level":[3456]0/.test(l)).join("\n").slice(-6000)}`);
     assert.equal(res.body.report.session_id, id);
     assert.equal(res.body.report.status, "complete");
   }

@@ -269,6 +269,23 @@ function contract(name: string, factory: RepoFactory): void {
     assert.ok(again.some((j) => j.id === j1.id && j.attempts === 2), "a requeued job is claimable and keeps its attempt count");
   });
 
+  test(`${name}: resumeWaitingJobs makes jobs waiting out a back-off due now, and nothing else`, async () => {
+    const sid = await newSession(repo);
+    const far = new Date(Date.now() + 7200_000);
+    await repo.claimDueJobs("drain", 1000, far);
+    const waiting = await repo.createJob({ id: uid("j"), sessionId: sid, scope: "session", segmentFrom: null, segmentTo: null });
+    await repo.claimDueJobs("w", 1, far);
+    await repo.failJob(waiting.id, "llm down", new Date(Date.now() + 3600_000));
+    const running = await repo.createJob({ id: uid("j"), sessionId: sid, scope: "session", segmentFrom: null, segmentTo: null });
+    await repo.claimDueJobs("w", 1, far);
+    assert.equal((await repo.claimDueJobs("w", 1000)).length, 0, "the waiting job is not due yet");
+    assert.equal(await repo.resumeWaitingJobs(), 1);
+    const due = await repo.claimDueJobs("w2", 1000);
+    assert.deepEqual(due.map((j) => j.id), [waiting.id]);
+    assert.equal(due[0]!.attempts, 2, "keeps its attempt count");
+    assert.equal((await repo.getJob(running.id))?.status, "running", "running jobs are left alone");
+  });
+
   test(`${name}: reports: session scope wins over utterance, newest first; listReports in order`, async () => {
     const sid = await newSession(repo);
     assert.equal(await repo.getReport(sid), null);

@@ -321,6 +321,11 @@ export class PostgresRepository implements Repository {
     return r.rowCount ?? 0;
   }
 
+  async resumeWaitingJobs(): Promise<number> {
+    const r = await this.q("UPDATE jobs SET run_after = clock_timestamp(), updated_at = clock_timestamp() WHERE status = 'pending' AND run_after > clock_timestamp()");
+    return r.rowCount ?? 0;
+  }
+
   async countJobs(status: JobStatus): Promise<number> {
     return Number((await this.q("SELECT COUNT(*) AS n FROM jobs WHERE status = $1", [status])).rows[0]!.n);
   }

@@ -340,6 +340,11 @@ export class SqliteRepository implements Repository {
           .run(now, workerId).changes;
   }
 
+  async resumeWaitingJobs(): Promise<number> {
+    const now = nowIso();
+    return this.db.prepare("UPDATE jobs SET run_after = ?, updated_at = ? WHERE status = 'pending' AND run_after > ?").run(now, now, now).changes;
+  }
+
   async countJobs(status: JobStatus): Promise<number> {
     return Number((this.db.prepare("SELECT COUNT(*) AS n FROM jobs WHERE status = ?").get(status) as Row).n);
   }
