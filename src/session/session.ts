@@ -109,6 +109,11 @@ export class Session {
     });
   }
 
+  /** Bytes accepted for sending that the client has not taken yet (what a slow reader costs us). */
+  get bufferedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
   get isStreaming(): boolean {
     return this.state === "streaming";
   }
@@ -449,12 +454,15 @@ export class Session {
     const buffered = this.ws.bufferedAmount;
     // A client that stops reading must not grow our memory: drop revisable partials first, and
     // close when even committed results no longer fit (they are in the store regardless).
+    // Non-fatal errors count too: a client that sends bad messages and never reads the answers
+    // would otherwise queue them without bound. Only the fatal error that precedes a close passes.
     if (msg.type === "partial" && buffered > l.maxBufferedBytes / 4) {
       this.deps.metrics.droppedPartials.inc();
       return;
     }
-    if (buffered > l.maxBufferedBytes && msg.type !== "error") {
+    if (buffered > l.maxBufferedBytes && !(msg.type === "error" && msg.fatal)) {
       this.log.warn({ buffered }, "client reads too slowly; closing");
+      this.deps.metrics.slowConsumerCloses.inc();
       this.fail("slow_consumer", "client is not reading; connection closed (results are stored)");
       return;
     }

@@ -15,6 +15,18 @@ export class Metrics {
   readonly closes = new Counter({ name: "parlance_closes_total", help: "Connections closed by close code", labelNames: ["code"], registers: [this.registry] });
   readonly rejected = new Counter({ name: "parlance_rejected_upgrades_total", help: "Upgrades refused before WebSocket (caps, path)", labelNames: ["reason"], registers: [this.registry] });
   readonly busyRejections = new Counter({ name: "parlance_busy_rejections_total", help: "Sessions refused with busy (admission control)", registers: [this.registry] });
+  private bufferedSource: () => number = () => 0;
+  readonly sendBuffered: Gauge = new Gauge({
+    name: "parlance_send_buffered_bytes",
+    help: "Bytes queued in this process for WebSocket clients that read slowly (all connections)",
+    registers: [this.registry],
+    collect: (): void => this.sendBuffered.set(this.bufferedSource()),
+  });
+  readonly slowConsumerCloses = new Counter({
+    name: "parlance_slow_consumer_closes_total",
+    help: "Connections closed (4429) because the client did not read what it was sent",
+    registers: [this.registry],
+  });
   readonly droppedPartials = new Counter({ name: "parlance_dropped_partials_total", help: "Partials not sent because the client reads too slowly", registers: [this.registry] });
   readonly badAudioFrames = new Counter({ name: "parlance_bad_audio_frames_total", help: "Audio frames refused by validation", labelNames: ["code"], registers: [this.registry] });
   readonly lag = new Histogram({
@@ -37,6 +49,11 @@ export class Metrics {
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "parlance_" });
     for (const s of ["awaiting_auth", "streaming", "finishing"] as const) this.connections.set({ state: s }, 0);
+  }
+
+  /** The gateway tells the registry how to sum its connections' unsent bytes at scrape time. */
+  setSendBufferedSource(fn: () => number): void {
+    this.bufferedSource = fn;
   }
 
   moveConnection(from: ConnectionState | null, to: ConnectionState | null): void {

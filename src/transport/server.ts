@@ -57,6 +57,11 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
   const sessions = new Set<Session>();
   const pendingByIp = new Map<string, number>();
   let draining = false;
+  metrics.setSendBufferedSource(() => {
+    let n = 0;
+    for (const s of sessions) n += s.bufferedBytes;
+    return n;
+  });
 
   const router = new Router();
   router.add("GET", "/healthz", (_req, res) => sendJson(res, 200, { status: "ok" }));
