@@ -34,7 +34,12 @@ export async function spawnServer(env: Record<string, string>, args: string[] = 
   });
   const started = await Promise.race([
     new Promise<boolean>((r) => {
-      const check = () => (/listening on (\S+)/.test(out) && /stream:\s+(\S+)/.test(out) ? r(true) : setTimeout(check, 50));
+      // Stops polling once the child is gone: a server that refuses to start must not leave this
+      // loop keeping the test process alive forever.
+      const check = () => {
+        if (/listening on (\S+)/.test(out) && /stream:\s+(\S+)/.test(out)) r(true);
+        else if (child.exitCode === null && child.signalCode === null) setTimeout(check, 50).unref();
+      };
       check();
     }),
     exited.then(() => false),
