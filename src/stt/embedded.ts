@@ -67,6 +67,8 @@ export class EmbeddedWhisperTranscriber implements Transcriber {
   private readonly opts: EmbeddedWhisperOptions;
   private model: Promise<WhisperModel> | null;
   private closed = false;
+  /** Decodes on the libuv pool; the model may not be freed under them (whisper.cpp would segfault). */
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   private constructor(opts: EmbeddedWhisperOptions, model: Promise<WhisperModel>) {
     this.opts = opts;
@@ -130,8 +132,10 @@ export class EmbeddedWhisperTranscriber implements Transcriber {
     const t0 = performance.now();
     let raw: unknown;
     try {
-      const task: DetailTask = await TranscribeTask.run(model, pcm, params);
-      raw = await task.result;
+      const decode = TranscribeTask.run(model, pcm, params).then((task: DetailTask) => task.result);
+      this.inFlight.add(decode);
+      void decode.catch(() => undefined).finally(() => this.inFlight.delete(decode));
+      raw = await decode;
     } catch (e) {
       throw new TranscriptionError(`whisper.cpp decode failed: ${(e as Error).message}`, { cause: e, retryable: true });
     }
@@ -154,6 +158,9 @@ export class EmbeddedWhisperTranscriber implements Transcriber {
     if (this.closed) return;
     this.closed = true;
     this.model = null;
+    // A decode cannot be interrupted, and each is bounded by the window (<= maxWindowMs of audio),
+    // so waiting for the running ones is short and is the only safe order.
+    await Promise.allSettled([...this.inFlight]);
     await release(this.opts.modelPath);
   }
 }

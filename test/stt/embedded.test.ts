@@ -4,6 +4,9 @@
 // tests keep every guard on, as production does.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { readWav } from "../../src/audio/wav.js";
 import { createAudioIngest } from "../../src/audio/ingest.js";
 import { EmbeddedWhisperTranscriber, audioCtxFor, loadedWhisperModels } from "../../src/stt/embedded.js";
@@ -96,3 +99,21 @@ for (const file of ["silence-60s.wav", "pink-noise-60s-low.wav"]) {
     assert.ok(ended.type === "ended" && ended.text === "" && ended.audioMs === 60000);
   });
 }
+
+test("close() waits for running decodes before freeing the model (freeing under them segfaulted)", async () => {
+  // A path of its own, so this transcriber holds the only reference and close() really frees.
+  const dir = mkdtempSync(join(tmpdir(), "parlance-free-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const alias = join(dir, "tiny.en-alias.bin");
+  symlinkSync(modelPath, alias);
+  const own = await EmbeddedWhisperTranscriber.create({ modelPath: alias, threads: 1, audioCtx: "trim" });
+  const before = loadedWhisperModels();
+  const jfk = readWav(`${AUDIO_DIR}/jfk.wav`).samples.subarray(0, 16000 * 8);
+  const decodes = Array.from({ length: 4 }, () => own.transcribe({ audio: jfk, language: "en" }));
+  await new Promise((r) => setTimeout(r, 20)); // the decodes are now on the libuv pool
+  await own.close();
+  const settled = await Promise.allSettled(decodes);
+  assert.ok(settled.every((s) => s.status === "fulfilled"), "decodes that were running finish normally");
+  assert.equal(loadedWhisperModels(), before - 1, "the model was freed after them");
+  await assert.rejects(own.transcribe({ audio: jfk, language: "en" }), /closed/);
+});
