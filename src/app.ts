@@ -87,8 +87,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const metrics = new Metrics();
     const store = await createRepository(config, log);
     onClose("store", () => store.close());
-    const imported = await importConfiguredCurriculum(store, config, log);
-    if (imported) log.info(imported, "curriculum imported");
+    await importConfiguredCurriculum(store, config, log); // logs its own summary
     if (config.store.keepAudio) {
       const retention = startAudioRetention(store, config, log);
       onClose("audio retention", async () => retention.stop());
