@@ -75,8 +75,8 @@ test("LLM down, then hanging: report pending, retried with backoff, delivered wh
   }, 50);
   try {
     await until("three failed attempts while the LLM is down", () => delays.size >= 3 && jobRow(jobId)!.attempts >= 3, 120_000, 100);
-    const depth = metricValue(await s.metrics(), "parlance_analysis_queue_depth");
-    assert.equal(depth, 1, "the waiting job is counted in the queue depth");
+    // The gauge is refreshed by the queue's poller (every second): wait for it rather than race it.
+    await until("the waiting job counted in the queue depth", async () => metricValue(await s.metrics(), "parlance_analysis_queue_depth") === 1, 30_000, 200);
 
     // LLM accepts the request and never answers: the timeout turns it into another retry.
     await llm.set("hang");
