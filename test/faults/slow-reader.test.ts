@@ -120,6 +120,11 @@ test("slow reader: partials dropped first, then close 4429 at the bound; transcr
     await Promise.all(audio);
     for (const h of hogs) h.ws.terminate();
     await until("their queues released", async () => (await metric(s, "parlance_send_buffered_bytes")) === 0, 30_000, 250);
+    // Measure at rest: each session's last decode (a whisper state of its own) has finished.
+    await until("every session ended", async () => {
+      const r = await s.get("/v1/sessions?limit=200", token);
+      return r.status === 200 && r.body.sessions.every((x: { status: string }) => x.status === "ended");
+    }, 120_000, 500);
     await sleep(2000);
   };
   await hogRound(1);
