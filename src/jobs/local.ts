@@ -121,5 +121,11 @@ export class LocalAnalysisQueue implements AnalysisQueue {
       await Promise.race([Promise.allSettled([...this.active]), new Promise((r) => (t = setTimeout(r, graceMs)))]);
       clearTimeout(t);
     }
+    // Analyses still running past the grace period go back to pending now rather than at the next
+    // start: another process on a shared store can take them at once.
+    if (this.active.size > 0) {
+      const n = await this.deps.repo.requeueRunningJobs(this.workerId).catch(() => 0);
+      if (n > 0) this.deps.log.info({ jobs: n }, "unfinished analyses returned to the queue");
+    }
   }
 }
