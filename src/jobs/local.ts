@@ -11,12 +11,12 @@ import type { Metrics } from "../transport/metrics.js";
 import type { Logger } from "../util/log.js";
 import type { AnalysisQueue, EnqueueRequest } from "./types.js";
 import { processJob } from "./process.js";
+import { ReportListeners, type ReportListener } from "./listeners.js";
 
-type Listener = (jobId: string, report: Report) => void;
 
 export class LocalAnalysisQueue implements AnalysisQueue {
   readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 6)}`;
-  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly listeners: ReportListeners;
   private running = 0;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
@@ -25,7 +25,9 @@ export class LocalAnalysisQueue implements AnalysisQueue {
 
   constructor(
     private readonly deps: { repo: Repository; analyzer: Analyzer | null; config: Config; log: Logger; metrics?: Metrics; pollMs?: number },
-  ) {}
+  ) {
+    this.listeners = new ReportListeners(deps.log);
+  }
 
   /** Crash recovery: jobs a dead process left running go back to pending, then polling starts. */
   async start(): Promise<void> {
@@ -41,25 +43,13 @@ export class LocalAnalysisQueue implements AnalysisQueue {
     return job.id;
   }
 
-  subscribe(sessionId: string, onReport: Listener): () => void {
-    let set = this.listeners.get(sessionId);
-    if (!set) this.listeners.set(sessionId, (set = new Set()));
-    set.add(onReport);
-    return () => {
-      set.delete(onReport);
-      if (set.size === 0) this.listeners.delete(sessionId);
-    };
+  subscribe(sessionId: string, onReport: ReportListener): () => void {
+    return this.listeners.add(sessionId, onReport);
   }
 
   /** Delivers a report produced elsewhere (e.g. a worker process) to this process's sessions. */
   publish(sessionId: string, jobId: string, report: Report): void {
-    for (const l of this.listeners.get(sessionId) ?? []) {
-      try {
-        l(jobId, report);
-      } catch (err) {
-        this.deps.log.error({ err }, "report listener failed");
-      }
-    }
+    this.listeners.deliver(sessionId, jobId, report);
   }
 
   private schedule(ms: number) {

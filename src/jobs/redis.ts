@@ -17,6 +17,7 @@ import type { Logger } from "../util/log.js";
 import type { AnalysisQueue, EnqueueRequest } from "./types.js";
 import { backoffMs, processJob, type JobOutcome } from "./process.js";
 import { recoverInterruptedSessions } from "./recovery.js";
+import { ReportListeners, type ReportListener } from "./listeners.js";
 
 export const QUEUE_NAME = "analysis";
 
@@ -31,7 +32,6 @@ interface ReportMessage {
   report: Report;
 }
 
-type Listener = (jobId: string, report: Report) => void;
 
 export const reportChannel = (config: Config) => `${config.queue.prefix}:${QUEUE_NAME}:reports`;
 
@@ -77,7 +77,7 @@ function newQueue(config: Config): Queue {
 export class RedisAnalysisQueue implements AnalysisQueue {
   private readonly queue: Queue;
   private readonly sub: Redis;
-  private readonly listeners = new Map<string, Set<Listener>>();
+  private readonly listeners: ReportListeners;
   /** Jobs queued here whose final report has not arrived: re-read from the store after a pub/sub outage. */
   private readonly outstanding = new Map<string, string>(); // job id -> session id
   private connectedOnce = false;
@@ -85,6 +85,7 @@ export class RedisAnalysisQueue implements AnalysisQueue {
   private closed = false;
 
   constructor(private readonly deps: { repo: Repository; config: Config; log: Logger; metrics?: Metrics }) {
+    this.listeners = new ReportListeners(deps.log);
     this.queue = newQueue(deps.config);
     this.queue.on("error", (err) => deps.log.warn({ err: err.message }, "redis queue connection error"));
     // The subscriber needs its own connection: a subscribed Redis connection can do nothing else.
@@ -134,16 +135,10 @@ export class RedisAnalysisQueue implements AnalysisQueue {
     return job.id;
   }
 
-  subscribe(sessionId: string, onReport: Listener): () => void {
-    let set = this.listeners.get(sessionId);
-    if (!set) this.listeners.set(sessionId, (set = new Set()));
-    set.add(onReport);
-    return () => {
-      set.delete(onReport);
-      if (set.size > 0) return;
-      this.listeners.delete(sessionId);
+  subscribe(sessionId: string, onReport: ReportListener): () => void {
+    return this.listeners.add(sessionId, onReport, () => {
       for (const [jobId, sid] of this.outstanding) if (sid === sessionId) this.outstanding.delete(jobId);
-    };
+    });
   }
 
   private onMessage(text: string) {
@@ -160,13 +155,7 @@ export class RedisAnalysisQueue implements AnalysisQueue {
 
   private deliver(sessionId: string, jobId: string, report: Report) {
     if (report.status !== "pending") this.outstanding.delete(jobId);
-    for (const l of this.listeners.get(sessionId) ?? []) {
-      try {
-        l(jobId, report);
-      } catch (err) {
-        this.deps.log.error({ err }, "report listener failed");
-      }
-    }
+    this.listeners.deliver(sessionId, jobId, report);
   }
 
   private async reconcile() {
