@@ -40,7 +40,9 @@ test("streams chunks, runs two requests on separate sequences, honours abort", a
 });
 
 test("analyzer on the embedded provider: the full report schema, model and prompt versions", async () => {
-  const config = ConfigSchema.parse({ llm: { provider: "embedded", model: MODEL, threads: 2, contextSize: 4096, maxOutputTokens: 3000 } });
+  // ~18 s on a quiet 2-core machine, several times that when other work shares the cores: the
+  // production 120 s LLM timeout is not what this test is about.
+  const config = ConfigSchema.parse({ llm: { provider: "embedded", model: MODEL, threads: 2, contextSize: 4096, maxOutputTokens: 3000, timeoutMs: 900_000 } });
   const analyzer = await createAnalyzer(config, { logger: silentLogger });
   try {
     const words = "yesterday I goes to the market and buyed some apples for my mother".split(" ").map((w, i) => ({ word: w, start: i * 0.4, end: i * 0.4 + 0.3, confidence: 0.95 }));
