@@ -1,0 +1,157 @@
+// Helpers for bench:stt: the benchmark's audio, an instrumented transcriber, hooks on a stream's
+// decode jobs, statistics and machine-load readings.
+import { readFileSync } from "node:fs";
+import { readWav } from "../../src/audio/wav.js";
+import type { SttStream } from "../../src/stt/stream.js";
+import type { TranscribeRequest, TranscribeResult, Transcriber } from "../../src/stt/types.js";
+
+export const RATE = 16000;
+export const CHUNK = 4000; // 250 ms, what a browser client sends
+
+/** jfk.wav then the LibriSpeech utterance: real speech with jfk's natural pauses. */
+export function speechLoop(audioDir: string): Float32Array {
+  const parts = ["jfk.wav", "librispeech-7902-96591-0000.wav"].map((f) => {
+    const w = readWav(`${audioDir}/${f}`);
+    if (w.sampleRate !== RATE || w.channels !== 1) throw new Error(`${f}: expected 16 kHz mono, got ${w.sampleRate} Hz x ${w.channels}`);
+    return w.samples;
+  });
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** `n` samples of `loop` played from `from` (wrapping). */
+export function loopSlice(loop: Float32Array, from: number, n: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = loop[(from + i) % loop.length]!;
+  return out;
+}
+
+export interface DecodeRecord {
+  wallMs: number;
+  /** Process CPU time during the decode: only meaningful while one decode runs at a time. */
+  cpuMs: number;
+  windowSec: number;
+  /** Stream time (s) of the window's last sample. */
+  endSec: number;
+  /** Committed-text tail sent as the initial prompt: the decoder processes it on every update. */
+  promptChars: number;
+  /** Words the decode returned (random weights: how much the decoder generated). */
+  words: number;
+  chars: number;
+}
+
+/** Records every decode's wall time, process CPU time and window. */
+export class Timed implements Transcriber {
+  decodes: DecodeRecord[] = [];
+  /** When set, each decode's request is kept (parallel to `decodes`) so it can be replayed. */
+  keep = false;
+  requests: TranscribeRequest[] = [];
+  constructor(readonly inner: Transcriber) {}
+  get name() {
+    return this.inner.name;
+  }
+  get capabilities() {
+    return this.inner.capabilities;
+  }
+  async transcribe(req: TranscribeRequest): Promise<TranscribeResult> {
+    if (this.keep) this.requests.push(req);
+    const cpu0 = process.cpuUsage();
+    const r = await this.inner.transcribe(req);
+    const cpu = process.cpuUsage(cpu0);
+    const windowSec = req.audio.length / RATE;
+    this.decodes.push({
+      wallMs: r.decodeMs,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      windowSec,
+      endSec: (req.offsetSec ?? 0) + windowSec,
+      promptChars: req.prompt?.length ?? 0,
+      words: r.segments.reduce((n, sg) => n + sg.words.length, 0),
+      chars: r.segments.reduce((n, sg) => n + sg.text.length, 0),
+    });
+    return r;
+  }
+  close() {
+    return this.inner.close();
+  }
+}
+
+export interface JobRecord {
+  /** performance.now() when the decode started and when its result reached the stream. */
+  takenAt: number;
+  doneAt: number;
+  /** Stream time (s) of the window's last sample. */
+  endSec: number;
+  /** The stream's lag right after the result: the lag_ms its partial/final carries on the wire. */
+  lagMs: number;
+}
+
+/**
+ * Wraps the stream's decode jobs (its JobSource side) to see when each result lands and what lag
+ * it carries, whether or not it produced words: random weights often produce none, and then no
+ * partial event exists to time. `onSettled` runs after the stream has handled the result.
+ */
+export function hookJobs(s: SttStream, onSettled: () => void = () => {}): JobRecord[] {
+  const records: JobRecord[] = [];
+  const take = s.takeJob.bind(s);
+  s.takeJob = () => {
+    const job = take();
+    if (!job) return job;
+    const takenAt = performance.now();
+    const endSec = (job.request.offsetSec ?? 0) + job.request.audio.length / RATE;
+    return {
+      request: job.request,
+      done: (r) => {
+        job.done(r);
+        records.push({ takenAt, doneAt: performance.now(), endSec, lagMs: s.lagMs });
+        onSettled();
+      },
+      failed: (e) => {
+        job.failed(e);
+        onSettled();
+      },
+    };
+  };
+  return records;
+}
+
+export function pct(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+export function median(xs: number[]): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+export const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+export const f0 = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : "-");
+export const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "-");
+/** (max - min) / min, in %: the figure the 20 % bounded-cost target is about. */
+export const spreadPct = (xs: number[]) => ((Math.max(...xs) - Math.min(...xs)) / Math.min(...xs)) * 100;
+
+/** 1, 5 and 15 minute load averages: how busy the shared machine was (2 cores = load 2). */
+export function loadavg(): string {
+  try {
+    return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "n/a";
+  }
+}
+
+/** Wall and process CPU time of one decode run on its own. */
+export async function timeDecode(t: Transcriber, req: TranscribeRequest): Promise<{ wallMs: number; cpuMs: number }> {
+  const cpu0 = process.cpuUsage();
+  const r = await t.transcribe(req);
+  const cpu = process.cpuUsage(cpu0);
+  return { wallMs: r.decodeMs, cpuMs: (cpu.user + cpu.system) / 1000 };
+}
+
+export const rssMB = () => process.memoryUsage.rss() / 1048576;
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
