@@ -97,6 +97,8 @@ export const ConfigSchema = z.object({
       maxStreams: z.coerce.number().int().min(0).default(0), // 0 = measure capacity at start
       audioCtx: z.enum(["trim", "full"]).default("trim"),
       promptTailChars: z.coerce.number().int().min(0).default(200),
+      /** Prompt Whisper with a verbatim-style preamble (keeps fillers and learner errors). */
+      verbatimPrompt: bool.default(true),
       /** Guards: segments below this mean token log-probability, or above this no-speech probability, are dropped. */
       logprobThreshold: z.coerce.number().default(-1.0),
       noSpeechThreshold: z.coerce.number().min(0).max(1).default(0.6),
@@ -112,6 +114,7 @@ export const ConfigSchema = z.object({
       maxStreams: 0,
       audioCtx: "trim",
       promptTailChars: 200,
+      verbatimPrompt: true,
       logprobThreshold: -1.0,
       noSpeechThreshold: 0.6,
     }),

@@ -74,6 +74,19 @@ export interface GuardOptions {
   suppressHallucinations: boolean;
 }
 
+/**
+ * Decoder prompts that ask for verbatim transcription. Whisper follows the style of its prompt:
+ * prompted with fluent text it tidies speech up (drops "um", fixes "I goes"), which would hide
+ * exactly what a learner's report is about. Written for parlance, in a learner's voice, and longer
+ * than the prompt budget, so every prompt is as long as the budget from the first decode on: the
+ * committed tail replaces it word by word, and the decode cost stays level along a stream.
+ */
+export const VERBATIM_PROMPTS: Readonly<Record<string, string>> = {
+  en:
+    "Um, so, uh, I want to tell about my weekend. I goes to the, the market with my friend and we buyed some, um, vegetables. " +
+    "It was, like, very nice day. Er, then we go home and, you know, we was cooking the dinner together and I, I cut the onion.",
+};
+
 export const DEFAULT_GUARDS: GuardOptions = { logprobThreshold: -1.0, noSpeechThreshold: 0.6, suppressHallucinations: true };
 
 // Phrases Whisper produces on silence or noise (from its YouTube-subtitle training data). Always

@@ -105,14 +105,15 @@ export function policyFromConfig(config: Config, guards?: Partial<GuardOptions>)
     maxWindowMs: Math.max(2000, s.maxWindowMs),
     utteranceEndMs: Math.max(100, s.utteranceEndMs),
     promptTailChars: s.promptTailChars,
+    verbatimPrompt: s.verbatimPrompt,
     guards: { ...DEFAULT_GUARDS, ...guards },
   };
 }
 
 /**
  * Builds the service config.stt describes: loads the model once (embedded), or points at the
- * remote server, or the scripted fake. With stt.maxStreams = 0 the capacity is measured here by
- * one decode of a typical window at one thread.
+ * remote server, or the scripted fake. With stt.maxStreams = 0 the capacity is measured here from
+ * decodes of a typical window at one thread.
  */
 export async function createSttService(config: Config, logger: Logger, opts: SttServiceOptions = {}): Promise<SttService & LocalSttService> {
   const s = config.stt;

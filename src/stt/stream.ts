@@ -9,7 +9,7 @@
 import { EnergyVad, VAD_FRAME_SAMPLES, type EnergyVadOptions } from "../audio/vad.js";
 import type { Logger } from "../util/log.js";
 import type { DecodeJob, DecodeScheduler, JobSource } from "./scheduler.js";
-import { agreedPrefix, cutRepetition, dedupeSeam, judgeSegment, joinWords, DEFAULT_GUARDS, type GuardOptions, type StreamWord } from "./policy.js";
+import { agreedPrefix, cutRepetition, dedupeSeam, judgeSegment, joinWords, DEFAULT_GUARDS, VERBATIM_PROMPTS, type GuardOptions, type StreamWord } from "./policy.js";
 import type { SpeechEvent, SpeechStream, TranscribeResult } from "./types.js";
 
 const RATE = 16000;
@@ -19,6 +19,8 @@ export interface StreamPolicy {
   maxWindowMs: number;
   utteranceEndMs: number;
   promptTailChars: number;
+  /** Start every prompt from VERBATIM_PROMPTS[language] (when there is one) before committed text. */
+  verbatimPrompt: boolean;
   /** Audio kept before detected speech so the first syllable is not cut. */
   preRollMs: number;
   guards: GuardOptions;
@@ -30,6 +32,7 @@ export const DEFAULT_POLICY: StreamPolicy = {
   maxWindowMs: 15000,
   utteranceEndMs: 800,
   promptTailChars: 200,
+  verbatimPrompt: true,
   preRollMs: 300,
   guards: DEFAULT_GUARDS,
 };
@@ -365,8 +368,10 @@ export class SttStream implements SpeechStream, JobSource {
 
   private promptTail(): string | undefined {
     const n = this.policy.promptTailChars;
-    if (n <= 0 || this.committed.length === 0) return undefined;
-    const text = joinWords(this.committed);
+    if (n <= 0) return undefined;
+    const style = this.policy.verbatimPrompt ? (VERBATIM_PROMPTS[this.language.split("-")[0]!] ?? "") : "";
+    const text = [style, joinWords(this.committed)].filter(Boolean).join(" ");
+    if (!text) return undefined;
     return text.length <= n ? text : text.slice(text.indexOf(" ", text.length - n) + 1);
   }
 

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { FakeTranscriber, timelineResponder, steadySpeech, type ScriptWord } from "../../src/stt/fake.js";
-import { agreedPrefix, cutRepetition, dedupeSeam, isHallucination } from "../../src/stt/policy.js";
+import { agreedPrefix, cutRepetition, dedupeSeam, isHallucination, VERBATIM_PROMPTS } from "../../src/stt/policy.js";
 import { collect, concat, feed, finalWords, finals, makeStream, silence, voiced } from "./_util.js";
 
 const sw = (word: string, start: number, end = start + 0.3) => ({ word, start, end, probability: 0.9 });
@@ -171,6 +171,30 @@ test("the prompt carries a bounded tail of committed text", async () => {
   assert.ok(prompts.length > 3);
   for (const p of prompts) assert.ok(p.length <= 40, p);
   assert.match(prompts[prompts.length - 1]!, /word2\d\b/);
+});
+
+test("every prompt is as long as the budget: the verbatim preamble first, then committed text replaces it", async () => {
+  const words = steadySpeech(0.5, 12.5, 0.4, "word");
+  const fake = new FakeTranscriber({ respond: timelineResponder(words) });
+  const { stream } = makeStream(fake, { promptTailChars: 120 });
+  const c = collect(stream);
+  await feed(stream, concat(silence(0.5), voiced(12), silence(1)));
+  stream.end();
+  await c.finished;
+  const prompts = fake.calls.map((c) => c.prompt);
+  assert.ok(prompts.length > 3);
+  for (const p of prompts) assert.ok(p && p.length > 100 && p.length <= 120, `${p?.length}: ${p}`);
+  assert.ok(VERBATIM_PROMPTS.en!.endsWith(prompts[0]!), "the first decode is prompted with the preamble's tail");
+  assert.match(prompts[0]!, /\b(um|uh|er)\b/i, "the preamble shows fillers, so Whisper keeps them");
+  assert.match(prompts.at(-1)!, /word2\d$/, "committed text takes over at the end");
+
+  const plain = new FakeTranscriber({ respond: timelineResponder(words) });
+  const off = makeStream(plain, { promptTailChars: 120, verbatimPrompt: false });
+  const c2 = collect(off.stream);
+  await feed(off.stream, concat(silence(0.5), voiced(12), silence(1)));
+  off.stream.end();
+  await c2.finished;
+  assert.equal(plain.calls[0]!.prompt, undefined, "verbatimPrompt off: no prompt before anything is committed");
 });
 
 test("a failed decode is a non-fatal error event and the stream carries on", async () => {
