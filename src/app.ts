@@ -112,6 +112,8 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const inProcessAnalysis = config.queue.role === "all";
     const analyzer = inProcessAnalysis ? await buildAnalyzer(config, store, log) : null;
     if (analyzer) onClose("analyzer", () => analyzer.close());
+    // Core policy: live transcription first; an embedded LLM keeps to the cores it leaves.
+    if (analyzer?.setSttThreads && stt) stt.onThreadDemand((n) => analyzer.setSttThreads!(n));
     let queue: LocalAnalysisQueue | RedisAnalysisQueue;
     let inProcessWorker: AnalysisWorker | null = null;
     if (config.queue.redisUrl) {

@@ -31,6 +31,8 @@ export class LocalSttService implements SttService {
   private readonly streams = new Set<SttStream>();
   private skippedPartialsDone = 0;
   private closed = false;
+  private readonly demandListeners: ((threads: number) => void)[] = [];
+  private lastDemand = -1;
 
   constructor(
     readonly transcriber: Transcriber,
@@ -69,10 +71,30 @@ export class LocalSttService implements SttService {
       onFinish: (done) => {
         this.streams.delete(done);
         this.skippedPartialsDone += done.counters.skippedPartials;
+        this.announceDemand();
       },
     });
     this.streams.add(s);
+    this.announceDemand();
     return s;
+  }
+
+  onThreadDemand(listener: (threads: number) => void): void {
+    this.demandListeners.push(listener);
+    listener(this.threadDemand());
+  }
+
+  // Per open stream, not per running decode: decodes start and stop several times a second,
+  // and an LLM that grows back into the gap between two decodes is in the way of the next one.
+  private threadDemand(): number {
+    return this.transcriber.capabilities.local ? Math.min(this.scheduler.budget, this.streams.size) : 0;
+  }
+
+  private announceDemand() {
+    const n = this.threadDemand();
+    if (n === this.lastDemand) return;
+    this.lastDemand = n;
+    for (const l of this.demandListeners) l(n);
   }
 
   stats(): SttStats {

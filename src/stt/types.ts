@@ -112,5 +112,11 @@ export interface SttService {
   admit(): Admission;
   openStream(opts: { sessionId: string; language: string }): SpeechStream;
   stats(): SttStats;
+  /**
+   * Calls back with the inference threads live transcription may need now (one per open stream,
+   * up to its thread budget; 0 for a remote engine) whenever that changes, and once at once. The
+   * embedded LLM keeps to the cores left (docs/analysis.md, "Core policy").
+   */
+  onThreadDemand(listener: (threads: number) => void): void;
   close(): Promise<void>;
 }

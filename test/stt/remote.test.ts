@@ -114,6 +114,21 @@ test("admission: capacity is enforced and frees up when a stream ends", async ()
   await svc.close();
 });
 
+test("thread demand for the LLM's core policy: one thread per open stream, up to the budget", async () => {
+  const cfg = ConfigSchema.parse({ stt: { engine: "fake", maxStreams: 8, threads: 2 } });
+  const svc = await createSttService(cfg, silentLogger, { transcriber: new FakeTranscriber() });
+  const seen: number[] = [];
+  svc.onThreadDemand((n) => seen.push(n));
+  const a = svc.openStream({ sessionId: "a", language: "en" });
+  const b = svc.openStream({ sessionId: "b", language: "en" });
+  const c = svc.openStream({ sessionId: "c", language: "en" });
+  a.close();
+  b.close();
+  c.close();
+  assert.deepEqual(seen, [0, 1, 2, 1, 0], "told at once, then only on changes, never above the budget");
+  await svc.close();
+});
+
 test("fair scheduling: with one slot and a slow engine every stream keeps getting decodes; partials are skipped, committed words are not", async () => {
   const words = steadySpeech(0.5, 6.5, 0.4);
   // Each decode takes 150 ms of a single slot; 3 streams at 4x real time overload it.
