@@ -103,6 +103,7 @@ function toResource(d: Document): Resource {
 export class LlmAnalyzer implements Analyzer {
   readonly modelName: string;
   private sttThreads = 0;
+  private readonly waiting: (() => void)[] = [];
   private readonly cores = availableParallelism();
 
   constructor(
@@ -118,6 +119,36 @@ export class LlmAnalyzer implements Analyzer {
   setSttThreads(threads: number): void {
     this.sttThreads = Math.max(0, threads);
     this.applyThreadBudget();
+    if (!this.sttNeedsEveryCore) for (const wake of this.waiting.splice(0)) wake();
+  }
+
+  private get sttNeedsEveryCore(): boolean {
+    return this.sttThreads >= this.cores;
+  }
+
+  /**
+   * An embedded LLM on cores that live transcription needs makes the streams fall behind (bench:
+   * lag up to 10 s even at 1 LLM thread beside 2 streams on 2 cores). Analysis can wait and
+   * transcription cannot, so an analysis starts once a core is free, or after analysis.maxDeferMs.
+   */
+  private async waitForFreeCore(sessionId: string, signal?: AbortSignal): Promise<void> {
+    const maxMs = this.config.analysis.maxDeferMs;
+    if (this.backend.provider !== "embedded" || maxMs <= 0 || !this.sttNeedsEveryCore) return;
+    this.deps.logger.info({ sessionId, stt_threads: this.sttThreads, max_ms: maxMs }, "analysis waits for a core that live transcription does not need");
+    const started = Date.now();
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
+        const i = this.waiting.indexOf(done);
+        if (i >= 0) this.waiting.splice(i, 1);
+        resolve();
+      };
+      const timer = setTimeout(done, maxMs);
+      signal?.addEventListener("abort", done, { once: true });
+      this.waiting.push(done);
+    });
+    this.deps.logger.info({ sessionId, waited_ms: Date.now() - started, stt_threads: this.sttThreads }, "analysis starts");
   }
 
   /** Threads the LLM may use now: the cores STT leaves free, never below 1. */
@@ -164,6 +195,7 @@ export class LlmAnalyzer implements Analyzer {
         : "(none)",
     };
 
+    await this.waitForFreeCore(input.sessionId, input.signal);
     const result = await runFeedbackChain(this.backend, vars, input.signal); // LlmUnavailableError propagates
     if (!result.feedback) {
       this.deps.logger.warn({ sessionId: input.sessionId, problems: result.problems }, "LLM output invalid after one repair; deterministic report");

@@ -142,8 +142,13 @@ export const ConfigSchema = z.object({
       retryBaseMs: ms(2000),
       retryMaxMs: ms(120000),
       concurrency: z.coerce.number().int().positive().default(1),
+      /**
+       * Embedded LLM only: while live transcription needs every core, an analysis waits up to this
+       * long before it starts (then runs on 1 thread). 0 = never wait.
+       */
+      maxDeferMs: ms(300000),
     })
-    .default({ onUtteranceEnd: false, minWords: 5, confidenceThreshold: 0.5, maxAttempts: 6, retryBaseMs: 2000, retryMaxMs: 120000, concurrency: 1 }),
+    .default({ onUtteranceEnd: false, minWords: 5, confidenceThreshold: 0.5, maxAttempts: 6, retryBaseMs: 2000, retryMaxMs: 120000, concurrency: 1, maxDeferMs: 300000 }),
 
   store: z
     .object({

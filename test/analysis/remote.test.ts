@@ -6,7 +6,9 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { BaseRetriever } from "@langchain/core/retrievers";
 import { Document } from "@langchain/core/documents";
+import { availableParallelism } from "node:os";
 import { createAnalyzer } from "../../src/analysis/analyzer.js";
+import { createLlmBackend } from "../../src/analysis/models/factory.js";
 import { LlmUnavailableError } from "../../src/analysis/types.js";
 import { ConfigSchema } from "../../src/config/index.js";
 import { Report } from "../../src/protocol/report.js";
@@ -186,4 +188,42 @@ test("empty, 2-word and all-uncertain transcripts: unusable, zero errors, the LL
   }
   assert.equal(fake.requests.length, 0);
   await analyzer.close();
+});
+
+test("core policy: an embedded LLM waits while live transcription needs every core, then runs; remote never waits", async () => {
+  const cores = availableParallelism();
+  // The remote backend, presented as embedded: what is under test is the analyzer's wait, not
+  // llama.cpp (test/analysis/embedded.test.ts covers the real runtime).
+  const cfg = ConfigSchema.parse({ ...config(fake.port), analysis: { maxDeferMs: 60_000 } });
+  const remote = createLlmBackend(cfg, silentLogger);
+  const asEmbedded = { ...remote, provider: "embedded" as const };
+  const budgets: number[] = [];
+  asEmbedded.setThreadBudget = (n: number) => void budgets.push(n);
+  const analyzer = await createAnalyzer(cfg, { logger: silentLogger, backend: asEmbedded });
+
+  fake.requests = [];
+  fake.replies = [feedback([goes])];
+  analyzer.setSttThreads(cores);
+  let done = false;
+  const p = analyzer.analyze({ sessionId: "wait", language: "en", words: words(SENTENCE) }).then((r) => ((done = true), r));
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(fake.requests.length, 0, "no LLM request while every core is transcribing");
+  assert.equal(done, false);
+  analyzer.setSttThreads(cores - 1);
+  const report = await p;
+  assert.equal(report.llm_status, "ok");
+  assert.equal(fake.requests.length, 1);
+  assert.equal(budgets.at(-1), 1, "and it runs on the core left free");
+
+  // maxDeferMs bounds the wait; a remote provider does not wait at all.
+  const shortCfg = ConfigSchema.parse({ ...config(fake.port), analysis: { maxDeferMs: 200 } });
+  const bounded = await createAnalyzer(shortCfg, { logger: silentLogger, backend: { ...createLlmBackend(shortCfg, silentLogger), provider: "embedded" as const } });
+  bounded.setSttThreads(cores);
+  assert.equal((await bounded.analyze({ sessionId: "bounded", language: "en", words: words(SENTENCE) })).llm_status, "ok");
+  const plain = await createAnalyzer(cfg, { logger: silentLogger });
+  plain.setSttThreads(cores);
+  const before = fake.requests.length;
+  await plain.analyze({ sessionId: "remote", language: "en", words: words(SENTENCE) });
+  assert.equal(fake.requests.length, before + 1);
+  await Promise.all([analyzer.close(), bounded.close(), plain.close()]);
 });

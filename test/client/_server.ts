@@ -44,7 +44,7 @@ export async function startClientTestServer(opts: { env?: Record<string, string>
         const idx = jobs.indexOf(req);
         const seconds = (received[idx]?.samples ?? 0) / 16000;
         const words = script.filter((w) => w.end <= seconds).map((w) => ({ word: w.word, start: w.start, end: w.end, confidence: w.probability ?? 0.9 }));
-        const report = deterministicReport({ sessionId: req.sessionId, language: "en", words }, { analysis: { onUtteranceEnd: false, minWords: 5, confidenceThreshold: 0.5, maxAttempts: 1, retryBaseMs: 0, retryMaxMs: 0, concurrency: 1 } }, "ok", "scripted-test-analysis");
+        const report = deterministicReport({ sessionId: req.sessionId, language: "en", words }, { analysis: { onUtteranceEnd: false, minWords: 5, confidenceThreshold: 0.5, maxAttempts: 1, retryBaseMs: 0, retryMaxMs: 0, concurrency: 1, maxDeferMs: 0 } }, "ok", "scripted-test-analysis");
         const at = report.transcript.text.indexOf("ask not");
         if (at >= 0) {
           report.errors.push({ start: at, end: at + 7, original: "ask not", correction: "do not ask", type: "word_order", explanation: "Scripted by the test: a modern speaker would put the auxiliary first.", severity: "minor" });
