@@ -16,6 +16,9 @@
 //   static     2 streams; the LLM capped at max(1, cores - 2) for the whole report
 //              (what PARLANCE_LLM_THREADS=1 gives on 2 cores).
 //   unmanaged  2 streams; no cap: the LLM takes every core.
+//   deferred   2 streams; what the server does now: the STT service announces one thread per open
+//              stream, which is every core here, so the analysis waits (LlmAnalyzer.waitForFreeCore)
+//              for --defer-s while the streams run, then the streams end and the report runs.
 //
 // Usage: npm run bench:analysis -- [--models .cache/models] [--tokens 250] [--timeout-s 120]
 //   [--conditions alone,policy,static,unmanaged] [--shapes 0.5b,1b] [--stt-alone-s 15] [--json out.json]
@@ -43,22 +46,23 @@ const opts = new Command()
   .option("--models <dir>", "folder with the generated GGUF files and random-tiny.en.bin", ".cache/models")
   .option("--tokens <n>", "output token limit per report (a 5-error report is ~240)", "250")
   .option("--timeout-s <s>", "per-report limit, as llm.timeoutMs (the server's default is 120 s)", "120")
-  .option("--conditions <list>", "alone,policy,static,unmanaged", "alone,policy,static,unmanaged")
+  .option("--conditions <list>", "alone,policy,static,unmanaged,deferred", "alone,policy,static,unmanaged,deferred")
+  .option("--defer-s <s>", "deferred: how long the streams run while the analysis waits", "20")
   .option("--shapes <list>", "0.5b,1b", "0.5b,1b")
   .option("--stt-alone-s <s>", "length of the STT-only baseline", "15")
   .option("--audio <dir>", "folder with jfk.wav and librispeech-7902-96591-0000.wav", "../shared/audio")
   .option("--skip-contended", "only the alone condition (same as --conditions alone)")
   .option("--json <file>", "raw results as JSON")
   .parse()
-  .opts<{ models: string; tokens: string; timeoutS: string; conditions: string; shapes: string; sttAloneS: string; audio: string; skipContended?: boolean; json?: string }>();
+  .opts<{ models: string; tokens: string; timeoutS: string; conditions: string; deferS: string; shapes: string; sttAloneS: string; audio: string; skipContended?: boolean; json?: string }>();
 
 const SHAPES = [
   { key: "0.5b", name: "Qwen2.5-0.5B Q8_0", file: "qwen2.5-0.5b-q8_0.gguf" },
   { key: "1b", name: "Llama-3.2-1B Q4_K_M", file: "llama3.2-1b-q4_k_m.gguf" },
 ].filter((s) => opts.shapes.split(",").includes(s.key));
-type Condition = "alone" | "policy" | "static" | "unmanaged";
+type Condition = "alone" | "policy" | "static" | "unmanaged" | "deferred";
 const CONDITIONS = (opts.skipContended ? ["alone"] : opts.conditions.split(",").map((c) => c.trim())) as Condition[];
-for (const c of CONDITIONS) if (!["alone", "policy", "static", "unmanaged"].includes(c)) throw new Error(`unknown condition ${c}`);
+for (const c of CONDITIONS) if (!["alone", "policy", "static", "unmanaged", "deferred"].includes(c)) throw new Error(`unknown condition ${c}`);
 const CORES = availableParallelism();
 const STREAMS = 2;
 const RATE = 16000;
@@ -342,7 +346,23 @@ for (const shape of SHAPES) {
   const { size } = statSync(file);
   for (const condition of CONDITIONS) {
     analyzer.setSttThreads(0);
-    if (condition === "alone") {
+    if (condition === "deferred") {
+      const s = startStt(stt!, loop);
+      analyzer.setSttThreads(STREAMS); // the service's announcement for 2 open streams
+      await sleep(3000);
+      const a = performance.now();
+      const waited = analyzer.waitForFreeCore("bench").then(() => performance.now());
+      await sleep(Number(opts.deferS) * 1000);
+      const b = performance.now();
+      await s.stop();
+      const sttDuring = sttStats(stt!, s.trace, a, b);
+      analyzer.setSttThreads(0); // the streams closed
+      const startedAt = await waited;
+      const run = await oneReport(model, seq, jsonSchema);
+      // Latency as the learner sees it: from the request to the end of the report, wait included.
+      run.totalS += (startedAt - a) / 1000;
+      rows.push({ shape: shape.name, file: shape.file, fileMB: size / 2 ** 20, loadS, grammarS, rssMB: rss, condition, run, stt: sttDuring });
+    } else if (condition === "alone") {
       const run = await oneReport(model, seq, jsonSchema);
       rows.push({ shape: shape.name, file: shape.file, fileMB: size / 2 ** 20, loadS, grammarS, rssMB: rss, condition, run });
     } else {
@@ -375,6 +395,7 @@ const label: Record<Condition, string> = {
   policy: `${STREAMS} STT streams, cap = cores - busy STT threads`,
   static: `${STREAMS} STT streams, cap ${Math.max(1, CORES - STREAMS)}`,
   unmanaged: `${STREAMS} STT streams, no cap`,
+  deferred: `${STREAMS} STT streams, analysis waits (server policy), report once they end`,
 };
 const out: string[] = [];
 out.push(`cores ${CORES} (${machine.cpu}); load average (1/5/15 min) at start ${machine.loadStart}, at end ${machine.loadEnd}`);

@@ -131,7 +131,7 @@ export class LlmAnalyzer implements Analyzer {
    * lag up to 10 s even at 1 LLM thread beside 2 streams on 2 cores). Analysis can wait and
    * transcription cannot, so an analysis starts once a core is free, or after analysis.maxDeferMs.
    */
-  private async waitForFreeCore(sessionId: string, signal?: AbortSignal): Promise<void> {
+  async waitForFreeCore(sessionId: string, signal?: AbortSignal): Promise<void> {
     const maxMs = this.config.analysis.maxDeferMs;
     if (this.backend.provider !== "embedded" || maxMs <= 0 || !this.sttNeedsEveryCore) return;
     this.deps.logger.info({ sessionId, stt_threads: this.sttThreads, max_ms: maxMs }, "analysis waits for a core that live transcription does not need");
