@@ -145,6 +145,7 @@ export class LlmAnalyzer implements Analyzer {
         resolve();
       };
       const timer = setTimeout(done, maxMs);
+      timer.unref(); // a waiting analysis must not hold a stopping process open
       signal?.addEventListener("abort", done, { once: true });
       this.waiting.push(done);
     });
@@ -226,6 +227,7 @@ export class LlmAnalyzer implements Analyzer {
   }
 
   async close(): Promise<void> {
+    for (const wake of this.waiting.splice(0)) wake();
     await this.backend.close();
   }
 }
