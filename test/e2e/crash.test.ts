@@ -4,24 +4,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { createServer } from "node:net";
 import { Agent, request } from "node:https";
 import { spawnServer } from "../helpers/process.js";
+import { freePort } from "../helpers/ports.js";
 import { authed, tempDir } from "../helpers/gateway.js";
 import { hsToken } from "../helpers/tokens.js";
 import { pipelineEnv, sendPaced, wavChunks } from "../helpers/pipeline.js";
 import { loadConfig } from "../../src/config/index.js";
 import { createRepository } from "../../src/store/index.js";
 import { silentLogger } from "../../src/util/log.js";
-
-/** A loopback port with nothing listening: an LLM server that is down. */
-async function deadPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 function getJson(url: string, ca: string, token: string): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
@@ -44,7 +35,7 @@ test("SIGKILL mid-stream: every final is stored; pending analyses complete after
   const first = await spawnServer({
     ...base,
     PARLANCE_LLM_PROVIDER: "openai",
-    PARLANCE_LLM_BASE_URL: `http://127.0.0.1:${await deadPort()}/v1`,
+    PARLANCE_LLM_BASE_URL: `http://127.0.0.1:${await freePort()}/v1`,
     PARLANCE_LLM_MODEL: "llama-3-8b-instruct",
     PARLANCE_ANALYSIS_RETRY_BASE_MS: "600000",
   });
