@@ -32,7 +32,6 @@ interface ReportMessage {
   report: Report;
 }
 
-
 export const reportChannel = (config: Config) => `${config.queue.prefix}:${QUEUE_NAME}:reports`;
 
 function redisUrl(config: Config): string {
