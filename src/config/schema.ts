@@ -99,6 +99,8 @@ export const ConfigSchema = z.object({
       promptTailChars: z.coerce.number().int().min(0).default(200),
       /** Prompt Whisper with a verbatim-style preamble (keeps fillers and learner errors). */
       verbatimPrompt: bool.default(true),
+      /** Consecutive failed decodes after which a session is closed (1011); 0 = never. */
+      maxConsecutiveFailures: z.coerce.number().int().min(0).default(30),
       /** Guards: segments below this mean token log-probability, or above this no-speech probability, are dropped. */
       logprobThreshold: z.coerce.number().default(-1.0),
       noSpeechThreshold: z.coerce.number().min(0).max(1).default(0.6),
@@ -115,6 +117,7 @@ export const ConfigSchema = z.object({
       audioCtx: "trim",
       promptTailChars: 200,
       verbatimPrompt: true,
+      maxConsecutiveFailures: 30,
       logprobThreshold: -1.0,
       noSpeechThreshold: 0.6,
     }),

@@ -37,7 +37,8 @@ export const ErrorCodes = {
   internal_error: CloseCode.internalError,
   // Non-fatal: the connection stays open.
   bad_audio: null,
-  transcription_failed: null,
+  // Non-fatal per decode; fatal (1011) after stt.maxConsecutiveFailures failures in a row.
+  transcription_failed: CloseCode.internalError,
   analysis_failed: null,
   invalid_message: null,
 } as const satisfies Record<string, CloseCode | null>;

@@ -359,7 +359,9 @@ export class Session {
         return this.send({ type: "ended", lag_ms: lag, text: ev.text, segments: ev.segments, audio_ms: Math.round(ev.audioMs) });
       case "error":
         this.log.warn({ message: ev.message, fatal: ev.fatal }, "transcription error");
-        return this.error("transcription_failed", ev.message, ev.fatal && this.state === "streaming");
+        // Fatal: what was committed is kept and analysed as on any other close (fail -> finish).
+        if (ev.fatal && this.state === "streaming") return this.fail("transcription_failed", ev.message);
+        return this.error("transcription_failed", ev.message, false);
     }
   }
 

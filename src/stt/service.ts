@@ -128,6 +128,7 @@ export function policyFromConfig(config: Config, guards?: Partial<GuardOptions>)
     utteranceEndMs: Math.max(100, s.utteranceEndMs),
     promptTailChars: s.promptTailChars,
     verbatimPrompt: s.verbatimPrompt,
+    maxConsecutiveFailures: s.maxConsecutiveFailures,
     guards: { ...DEFAULT_GUARDS, ...guards },
   };
 }

@@ -21,6 +21,8 @@ export interface StreamPolicy {
   promptTailChars: number;
   /** Start every prompt from VERBATIM_PROMPTS[language] (when there is one) before committed text. */
   verbatimPrompt: boolean;
+  /** Consecutive failed decodes after which the stream's error is fatal (0 = never). */
+  maxConsecutiveFailures: number;
   /** Audio kept before detected speech so the first syllable is not cut. */
   preRollMs: number;
   guards: GuardOptions;
@@ -33,6 +35,7 @@ export const DEFAULT_POLICY: StreamPolicy = {
   utteranceEndMs: 800,
   promptTailChars: 200,
   verbatimPrompt: true,
+  maxConsecutiveFailures: 30,
   preRollMs: 300,
   guards: DEFAULT_GUARDS,
 };
@@ -68,6 +71,8 @@ export class SttStream implements SpeechStream, JobSource {
   private lastSpeechEnd = 0;
 
   private prevHyp: StreamWord[] = [];
+  private consecutiveFailures = 0;
+  private retryTimer: NodeJS.Timeout | null = null;
   private committed: StreamWord[] = []; // bounded tail, for prompt and seam dedupe
   private committedText: string[] = [];
   private segmentId = 0;
@@ -236,7 +241,13 @@ export class SttStream implements SpeechStream, JobSource {
     this.running = false;
     if (this.done) return;
     this.log?.warn({ err: e, session: this.sessionId }, "decode failed");
-    this.emit({ type: "error", code: "transcription_failed", message: (e as Error)?.message ?? String(e), fatal: false });
+    this.consecutiveFailures++;
+    // A session whose every decode fails is streaming into the void: after enough of them in a row
+    // the client is told for good, so it can reconnect (perhaps to a healthy gateway) instead.
+    const limit = this.policy.maxConsecutiveFailures;
+    const fatal = limit > 0 && this.consecutiveFailures >= limit;
+    const message = (e as Error)?.message ?? String(e);
+    this.emit({ type: "error", code: "transcription_failed", message: fatal ? `${this.consecutiveFailures} decodes in a row failed; last: ${message}` : message, fatal });
     this.lastDecodeEnd = end;
     if (reason) {
       // Keep the audio (never drop uncommitted speech on a transient failure) unless ending.
@@ -244,12 +255,22 @@ export class SttStream implements SpeechStream, JobSource {
       else this.finalWanted = this.finalWanted ?? reason;
     }
     void offset;
-    this.afterDecode();
+    if (this.finalWanted && !this.done) {
+      // A failing engine answers fast: retrying the wanted final at once would spin against it
+      // (and use up maxConsecutiveFailures in a second); retry at the update cadence instead.
+      if (this.retryTimer) clearTimeout(this.retryTimer);
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        this.afterDecode();
+      }, this.policy.updateMs);
+      this.retryTimer.unref?.();
+    } else this.afterDecode();
   }
 
   private onDecoded(r: TranscribeResult, offset: number, end: number, reason: FinalReason | null): void {
     this.running = false;
     if (this.done) return;
+    this.consecutiveFailures = 0;
     const hyp = this.hypothesis(r, offset / RATE);
     this.lastDecodeEnd = Math.max(this.lastDecodeEnd, end);
     this.processed = Math.max(this.processed, end);
@@ -411,6 +432,7 @@ export class SttStream implements SpeechStream, JobSource {
   private finish(): void {
     if (this.done) return;
     this.done = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.onFinish(this);
     const w = this.waiter;
     this.waiter = null;

@@ -95,3 +95,28 @@ test("engine error in one session: that session gets transcription_failed and en
   const exit = await s.srv.stop("SIGTERM");
   assert.equal(exit.code, 0, s.srv.output());
 });
+
+test("an engine that keeps failing for a session: fatal transcription_failed after the limit, close 1011, the session is stored", { timeout: 240_000 }, async () => {
+  const stub = await transcriptionStub("de");
+  const llm = await ScriptedLlm.create("answer");
+  const s = await startFaultServer(llm, { PARLANCE_STT_ENGINE: "remote", PARLANCE_STT_URL: stub.url, PARLANCE_STT_MAX_CONSECUTIVE_FAILURES: "3" });
+  const token = await hsToken({ sub: "failing-learner" });
+  const bad = await authed(s.gw, token, { language: "de" });
+  const ready = await bad.next("ready", 30_000);
+  void sendPaced(bad.ws, wavChunks("jfk.wav"), 250, 2);
+
+  const closed = await bad.closed;
+  assert.equal(closed.code, 1011, JSON.stringify(bad.messages.filter((m) => m.type === "error")));
+  const errors = bad.messages.filter((m) => m.type === "error");
+  assert.deepEqual(errors.map((e) => e.fatal), [false, false, true], "two non-fatal, then the third in a row is fatal");
+  assert.match(errors.at(-1)!.message as string, /3 decodes in a row failed/);
+  // The third failure is fatal; closing then tries once more to commit what is pending (a 4th).
+  assert.ok(stub.seen.failed >= 3 && stub.seen.failed <= 4, JSON.stringify(stub.seen));
+
+  // The session is closed in the store like any other, and its (empty) report says what happened.
+  const rep = await reportOverRest(s, ready.session_id as string, token);
+  assert.equal(rep.report.quality, "unusable");
+  const stored = await s.get(`/v1/sessions/${ready.session_id}`, token);
+  assert.equal(stored.body.session.status, "ended");
+  assert.equal((await s.srv.stop("SIGTERM")).code, 0, s.srv.output());
+});

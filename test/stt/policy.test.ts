@@ -210,6 +210,20 @@ test("a failed decode is a non-fatal error event and the stream carries on", asy
   assert.deepEqual(finalWords(ev), words.map((w) => w.word));
 });
 
+test("failures in a row become fatal at maxConsecutiveFailures; a success in between resets the count", async () => {
+  const words = steadySpeech(0.5, 10.5, 0.4);
+  // Decodes 1-3 fail, 4 succeeds, 5-8 fail: with a limit of 4 only the fourth failure in a row is fatal.
+  const fake = new FakeTranscriber({ respond: timelineResponder(words), failOn: [1, 2, 3, 5, 6, 7, 8] });
+  const { stream } = makeStream(fake, { maxConsecutiveFailures: 4 });
+  const c = collect(stream);
+  await feed(stream, concat(silence(0.5), voiced(10), silence(0.2)));
+  stream.end();
+  const errors = (await c.finished).filter((e) => e.type === "error");
+  assert.deepEqual(errors.map((e) => e.type === "error" && e.fatal), [false, false, false, false, false, false, true]);
+  const last = errors.at(-1)!;
+  assert.match(last.type === "error" ? last.message : "", /4 decodes in a row failed/);
+});
+
 test("close() abandons the stream: the iterator ends with no further events", async () => {
   const fake = new FakeTranscriber({ respond: timelineResponder(steadySpeech(0.5, 3, 0.4)), delayMs: 20 });
   const { stream } = makeStream(fake);
