@@ -4,6 +4,8 @@ import { readFileSync } from "node:fs";
 import { readWav } from "../../src/audio/wav.js";
 import type { SttStream } from "../../src/stt/stream.js";
 import type { TranscribeRequest, TranscribeResult, Transcriber } from "../../src/stt/types.js";
+import { EnergyVad, VAD_FRAME_SAMPLES } from "../../src/audio/vad.js";
+import { timelineResponder, type ScriptWord } from "../../src/stt/fake.js";
 
 export const RATE = 16000;
 export const CHUNK = 4000; // 250 ms, what a browser client sends
@@ -155,3 +157,66 @@ export async function timeDecode(t: Transcriber, req: TranscribeRequest): Promis
 
 export const rssMB = () => process.memoryUsage.rss() / 1048576;
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, Math.max(0, ms)));
+
+/**
+ * The loop's reference words (REFERENCES.txt) laid on its timeline: each part's words share out
+ * that part's speech frames (energy VAD) in proportion to their length, so pauses stay pauses.
+ * An approximation of word timings, the same at every pass of the loop: what a model that hears
+ * correctly would return, for measuring the policy's cost without random weights' arbitrary output.
+ */
+export function loopReferenceWords(audioDir: string): ScriptWord[] {
+  const parts = [
+    { file: "jfk.wav", text: "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country." },
+    { file: "librispeech-7902-96591-0000.wav", text: "I am from the cutter lying off the coast." },
+  ];
+  const out: ScriptWord[] = [];
+  let partStart = 0;
+  for (const p of parts) {
+    const samples = readWav(`${audioDir}/${p.file}`).samples;
+    const speech = new EnergyVad().push(samples).filter((f) => f.speech).map((f) => f.start / RATE);
+    const frameSec = VAD_FRAME_SAMPLES / RATE;
+    const words = p.text.split(/\s+/);
+    const weights = words.map((w) => w.length + 1);
+    const total = weights.reduce((a, b) => a + b, 0);
+    let used = 0;
+    for (let i = 0; i < words.length; i++) {
+      const from = Math.floor((used / total) * speech.length);
+      used += weights[i]!;
+      const to = Math.max(from, Math.ceil((used / total) * speech.length) - 1);
+      const start = partStart + speech[from]!;
+      const end = partStart + speech[Math.min(to, speech.length - 1)]! + frameSec;
+      out.push({ word: words[i]!, start, end: Math.max(start + frameSec, start + (end - start) * 0.9) });
+    }
+    partStart += samples.length / RATE;
+  }
+  return out;
+}
+
+/**
+ * The real engine does the decode (its cost is what is measured); the words returned are the
+ * reference's, from `words` on the stream's timeline. Random weights' own output decides when
+ * words commit, so it decides the window and the prompt; this takes that noise out.
+ */
+export class HeardAsReference implements Transcriber {
+  private readonly respond: ReturnType<typeof timelineResponder>;
+  constructor(
+    readonly inner: Transcriber,
+    words: ScriptWord[],
+  ) {
+    this.respond = timelineResponder(words);
+  }
+  get name() {
+    return `${this.inner.name} (reference words)`;
+  }
+  get capabilities() {
+    return this.inner.capabilities;
+  }
+  async transcribe(req: TranscribeRequest): Promise<TranscribeResult> {
+    const r = await this.inner.transcribe(req);
+    const segments = this.respond({ call: 0, offset: req.offsetSec ?? 0, duration: req.audio.length / RATE });
+    return { segments, language: req.language, decodeMs: r.decodeMs };
+  }
+  close() {
+    return this.inner.close();
+  }
+}
