@@ -2,6 +2,7 @@
 // (or an attacker) adds.
 import { request as httpsRequest, Agent } from "node:https";
 import { request as httpRequest } from "node:http";
+import { checkServerIdentity } from "node:tls";
 
 export interface Reply {
   status: number;
@@ -16,7 +17,13 @@ export function send(url: string, opts: { method?: string; headers?: Record<stri
     const make = u.protocol === "https:" ? httpsRequest : httpRequest;
     const req = make(
       u,
-      { method: opts.method ?? "GET", headers: opts.headers ?? {}, ...(u.protocol === "https:" ? { agent: new Agent({ ca: opts.ca }) } : {}) },
+      {
+        method: opts.method ?? "GET",
+        headers: opts.headers ?? {},
+        ...(u.protocol === "https:" ? { agent: new Agent({ ca: opts.ca }) } : {}),
+        // A test that sends its own Host header still checks the certificate, against the URL's host.
+        ...(opts.headers?.host ? { checkServerIdentity: (_: string, cert: Parameters<typeof checkServerIdentity>[1]) => checkServerIdentity(u.hostname, cert) } : {}),
+      },
       (res) => {
         let text = "";
         res.on("data", (d) => (text += d));
