@@ -8,6 +8,7 @@ import type { Config } from "../config/index.js";
 import { AuthError } from "./errors.js";
 import { fetchCappedText } from "./capped-fetch.js";
 import type { Claims } from "./verifier.js";
+import type { Logger } from "../util/log.js";
 
 type Outcome = { kind: "active"; claims: Claims } | { kind: "inactive" } | { kind: "expired" };
 
@@ -27,7 +28,10 @@ export class Introspector {
   /** POSTs sent to the backend since start (tests and metrics read it). */
   requests = 0;
 
-  constructor(private readonly cfg: Config["jwt"]) {}
+  constructor(
+    private readonly cfg: Config["jwt"],
+    private readonly log?: Logger,
+  ) {}
 
   get cacheSize(): number {
     return this.cache.size;
@@ -78,7 +82,9 @@ export class Introspector {
       const parsed: unknown = JSON.parse(res.text);
       if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("not a JSON object");
       body = parsed as Record<string, unknown>;
-    } catch {
+    } catch (err) {
+      // One line per failed POST: coalescing keeps that to one per token at a time.
+      this.log?.warn({ err: (err as Error).message }, "token introspection failed; token refused");
       throw new AuthError("introspection_unavailable", "token introspection unavailable");
     }
     const now = Date.now();

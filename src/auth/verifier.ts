@@ -199,7 +199,7 @@ function checkScope(claims: Claims, cfg: JwtConfig) {
 }
 
 export async function createVerifier(cfg: JwtConfig, opts: { devSecret?: string; log?: Logger } = {}): Promise<TokenVerifier> {
-  const introspector = cfg.introspectionUrl ? new Introspector(cfg) : null;
+  const introspector = cfg.introspectionUrl ? new Introspector(cfg, opts.log) : null;
   if (cfg.jwksUrl) {
     return new JwtVerifier("jwks", remoteJwks(cfg, opts.log), pin(ASYMMETRIC, cfg.algorithms), cfg, introspector);
   }

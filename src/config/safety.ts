@@ -42,6 +42,14 @@ function checkUrl(problems: string[], warnings: string[], urlKey: string, url: s
   }
 }
 
+function urlPassword(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).password);
+  } catch {
+    return "";
+  }
+}
+
 /**
  * Throws a ConfigError listing every refusal; returns the warnings to log (overrides in use,
  * settings that work but weaken a defence).
@@ -88,6 +96,13 @@ export function assertProductionReady(config: Config): string[] {
   if (j.introspectionClientSecret) {
     const why = placeholderWeakness(j.introspectionClientSecret);
     if (why) problems.push(`${settingName("jwt.introspectionClientSecret")} ${why}`);
+  }
+  // Passwords inside service URLs: only a copied placeholder is refused (the service sets the rules).
+  for (const key of ["store.databaseUrl", "queue.redisUrl"] as const) {
+    const url = key === "store.databaseUrl" ? config.store.databaseUrl : config.queue.redisUrl;
+    const password = url ? urlPassword(url) : "";
+    const why = password ? placeholderWeakness(password) : null;
+    if (why) problems.push(`${settingName(key)}: its password ${why}`);
   }
   if (config.metrics.token) {
     const why = secretWeakness(config.metrics.token);

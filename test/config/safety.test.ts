@@ -107,6 +107,12 @@ describe("production refuses unsafe settings, naming each", () => {
     assert.match(m, /PARLANCE_INTROSPECTION_CLIENT_SECRET.*placeholder/);
   });
 
+  test("a placeholder password in the database or Redis URL (examples/deploy's POSTGRES_PASSWORD=change-me)", () => {
+    assert.match(refusal({ PARLANCE_DATABASE_URL: "postgres://parlance:change-me@postgres:5432/parlance" }), /store\.databaseUrl \(PARLANCE_DATABASE_URL.*password.*placeholder/);
+    assert.match(refusal({ PARLANCE_REDIS_URL: "redis://:changeme@redis:6379" }), /queue\.redisUrl \(PARLANCE_REDIS_URL.*password/);
+    assert.deepEqual(assertProductionReady(prod({ PARLANCE_DATABASE_URL: `postgres://parlance:${encodeURIComponent(GOOD_SECRET)}@db:5432/p` })), []);
+  });
+
   test("a weak metrics token", () => {
     assert.match(refusal({ PARLANCE_METRICS_TOKEN: "metrics-metrics-metrics-metrics!" }), /metrics\.token \(PARLANCE_METRICS_TOKEN/);
   });
