@@ -119,6 +119,10 @@ export function assertProductionReady(config: Config): string[] {
     );
   }
 
+  if (config.metrics.port !== undefined && !config.metrics.token && !isLoopbackHost(config.metrics.host)) {
+    warnings.push(`${settingName("metrics.port")} on ${config.metrics.host} without ${settingName("metrics.token")}: anyone who reaches that address reads /metrics`);
+  }
+
   if (problems.length) throw new ConfigError(`refusing to start in production mode:\n${problems.map((p) => `  ${p}`).join("\n")}`);
   return warnings;
 }

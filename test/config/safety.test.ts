@@ -133,6 +133,11 @@ describe("production refuses unsafe settings, naming each", () => {
     assert.deepEqual(assertProductionReady(prod({ PARLANCE_TLS_CERT: "", PARLANCE_TLS_KEY: "", PARLANCE_BEHIND_PROXY: "1", PARLANCE_TRUSTED_PROXIES: "10.0.0.2" })), []);
   });
 
+  test("a metrics listener on a non-loopback address without a token: a warning", () => {
+    assert.match(assertProductionReady(prod({ PARLANCE_METRICS_PORT: "9464", PARLANCE_METRICS_HOST: "10.0.0.7" })).join("\n"), /PARLANCE_METRICS_TOKEN/);
+    assert.deepEqual(assertProductionReady(prod({ PARLANCE_METRICS_PORT: "9464" })), []);
+  });
+
   test("every refusal is reported at once", () => {
     const m = refusal({ PARLANCE_TLS_CERT: "", PARLANCE_TLS_KEY: "", PARLANCE_JWT_SECRET: "x".repeat(40), PARLANCE_INTROSPECTION_URL: "http://id.example.com/i" });
     for (const name of ["PARLANCE_TLS_CERT", "PARLANCE_JWT_SECRET", "PARLANCE_INTROSPECTION_URL"]) assert.match(m, new RegExp(name));
