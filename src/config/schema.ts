@@ -133,11 +133,17 @@ export const ConfigSchema = z.object({
       apiKey: optionalString,
       remoteModel: z.string().default("whisper-1"),
       updateMs: ms(1000),
+      /** The first decode after silence, this soon after speech starts (the first partial). */
+      firstUpdateMs: ms(500),
       maxWindowMs: ms(15000),
       utteranceEndMs: ms(800),
       vadModel: optionalString, // silero ggml file (name in models dir or path)
       maxStreams: z.coerce.number().int().min(0).default(0), // 0 = measure capacity at start
       audioCtx: z.enum(["trim", "full"]).default("trim"),
+      /** Trimmed encoder: silence appended after each window, inside the encoder (docs/bench-stt-accuracy.md). */
+      padMs: ms(0),
+      /** Commit rule: words N consecutive decodes agree on are committed; 0 = each utterance committed whole at its end. */
+      agreement: z.coerce.number().int().min(0).max(5).default(0),
       promptTailChars: z.coerce.number().int().min(0).default(200),
       /** Prompt Whisper with a verbatim-style preamble (keeps fillers and learner errors). */
       verbatimPrompt: bool.default(true),
@@ -147,22 +153,7 @@ export const ConfigSchema = z.object({
       logprobThreshold: z.coerce.number().default(-1.0),
       noSpeechThreshold: z.coerce.number().min(0).max(1).default(0.6),
     })
-    .default({
-      engine: "embedded",
-      model: "tiny.en",
-      threads: 0,
-      remoteModel: "whisper-1",
-      updateMs: 1000,
-      maxWindowMs: 15000,
-      utteranceEndMs: 800,
-      maxStreams: 0,
-      audioCtx: "trim",
-      promptTailChars: 200,
-      verbatimPrompt: true,
-      maxConsecutiveFailures: 30,
-      logprobThreshold: -1.0,
-      noSpeechThreshold: 0.6,
-    }),
+    .prefault({}),
 
   llm: z
     .object({
