@@ -143,9 +143,13 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
   }
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
+  // A request the HTTP parser refuses gets its status, as Node's default handler would send.
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
     log.debug({ err: err.code ?? err.message }, "client error before request");
-    socket.destroy();
+    if (err.code === "ECONNRESET" || !socket.writable) return socket.destroy();
+    const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+    socket.once("finish", () => socket.destroy());
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
   server.on("tlsClientError", (err: NodeJS.ErrnoException) => log.debug({ err: err.code ?? err.message }, "TLS handshake failed"));
 
