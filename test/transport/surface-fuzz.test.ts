@@ -164,8 +164,18 @@ const freeRequest = fc.record({
   unterminated: fc.integer({ min: 0, max: 9 }).map((n) => n === 0),
 });
 
-const request = fc.oneof({ weight: 2, arbitrary: freeRequest }, { weight: 1, arbitrary: upgradeRequest });
-type Req = typeof freeRequest extends fc.Arbitrary<infer T> ? T : never;
+const request: fc.Arbitrary<Req> = fc.oneof({ weight: 2, arbitrary: freeRequest as fc.Arbitrary<Req> }, { weight: 1, arbitrary: upgradeRequest as fc.Arbitrary<Req> });
+interface Req {
+  method: string;
+  target: string;
+  version: string;
+  ws?: { upgrade?: string; connection?: string; key?: string; version?: string } | undefined;
+  headers: [string, string][];
+  encoding: "utf8" | "latin1";
+  tail: Buffer;
+  split: number;
+  unterminated: boolean;
+}
 
 function encode(r: Req): Buffer[] {
   const lines = [`${r.method} ${r.target} ${r.version}`.replace(/ $/, ""), "Host: localhost"];
