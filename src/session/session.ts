@@ -53,7 +53,6 @@ export interface SessionDeps {
   sttUnavailable?: string | null;
   /** Per-subject state shared by the gateway's sessions (session cap, audio rate). */
   subjects?: SubjectLedger<Session> | null;
-  onSubjectsChanged?(): void;
   /** Called when the session has a server-side id (after `ready`), and when it is over. */
   onStarted?(s: Session): void;
   onFinished?(s: Session): void;
@@ -224,11 +223,9 @@ export class Session {
     if (this.deps.subjects) {
       if (!this.deps.subjects.admit(claims.sub, this)) {
         this.deps.metrics.rateLimited.inc({ what: "sessions_per_subject" });
-        this.deps.onSubjectsChanged?.();
         return this.fail("too_many_sessions", `at most ${config.limits.maxSessionsPerSubject} sessions at once per learner; end one first`);
       }
       this.subjectHeld = claims.sub;
-      this.deps.onSubjectsChanged?.();
     }
     const admission = stt ? stt.admit() : ({ ok: true } as const);
     if (!admission.ok) {
@@ -685,7 +682,6 @@ export class Session {
     if (!this.subjectHeld) return;
     this.deps.subjects?.release(this.subjectHeld, this);
     this.subjectHeld = null;
-    this.deps.onSubjectsChanged?.();
   }
 
   /** The session is over; the socket may still be closing (its gauge moves on the socket's close). */

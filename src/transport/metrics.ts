@@ -30,7 +30,13 @@ export class Metrics {
     registers: [this.registry],
     collect: (): void => this.pendingAuth.set(this.pendingAuthSource()),
   });
-  readonly subjectsTracked = new Gauge({ name: "parlance_subjects_tracked", help: "Subjects with per-learner limit state (sessions, audio bucket)", registers: [this.registry] });
+  private subjectsSource: () => number = () => 0;
+  readonly subjectsTracked: Gauge = new Gauge({
+    name: "parlance_subjects_tracked",
+    help: "Subjects with per-learner limit state (sessions, audio bucket)",
+    registers: [this.registry],
+    collect: (): void => this.subjectsTracked.set(this.subjectsSource()),
+  });
   readonly handlerErrors = new Counter({
     name: "parlance_handler_errors_total",
     help: "Exceptions caught at a network entry point (a bug; the connection got an error, the process went on)",
@@ -93,6 +99,10 @@ export class Metrics {
   /** The gateway tells the registry how to sum its connections' unsent bytes at scrape time. */
   setSendBufferedSource(fn: () => number): void {
     this.bufferedSource = fn;
+  }
+
+  setSubjectsSource(fn: () => number): void {
+    this.subjectsSource = fn;
   }
 
   setPendingAuthSource(fn: () => number): void {

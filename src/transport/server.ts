@@ -151,7 +151,12 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
     socket.once("finish", () => socket.destroy());
     socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
-  server.on("tlsClientError", (err: NodeJS.ErrnoException) => log.debug({ err: err.code ?? err.message }, "TLS handshake failed"));
+  // Node emits this for a failed or timed-out handshake but leaves the socket open: close it here,
+  // or the handshake deadline would hold nothing.
+  server.on("tlsClientError", (err: NodeJS.ErrnoException, tls: TLSSocket) => {
+    log.debug({ err: err.code ?? err.message }, "TLS handshake failed");
+    tls.destroy();
+  });
 
   // Connections not through TLS yet: capped, and dropped at the handshake deadline (Node's
   // handshakeTimeout, set above). A raw TCP socket that never speaks TLS costs one slot for at most
@@ -221,7 +226,7 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
   };
   metrics.setPendingAuthSource(pendingAuthTotal);
   const subjects = new SubjectLedger<Session>(config.limits);
-  const subjectGauge = () => metrics.subjectsTracked.set(subjects.size);
+  metrics.setSubjectsSource(() => subjects.size);
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", (err) => log.debug({ err: err.message }, "upgrade socket error"));
@@ -273,7 +278,6 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
           analysis: deps.analysis ?? null,
           sttUnavailable: deps.sttUnavailable ?? null,
           subjects,
-          onSubjectsChanged: subjectGauge,
           onStarted: release,
           onFinished: (s) => sessions.delete(s),
         });
