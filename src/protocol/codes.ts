@@ -39,7 +39,7 @@ export const ErrorCodes = {
   shutting_down: CloseCode.shuttingDown,
   internal_error: CloseCode.internalError,
   // Non-fatal while excess audio or reauth is dropped; fatal (4420) once a session's dropped
-  // audio exceeds limits.audioBurstMs.
+  // audio exceeds a quarter of limits.audioBurstMs, or at auth while the learner has no credit.
   rate_limited: CloseCode.peerLimit,
   too_many_sessions: CloseCode.peerLimit,
   // The owner erased the session over REST while it was live: nothing of it is kept.

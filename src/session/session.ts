@@ -226,6 +226,13 @@ export class Session {
         return this.fail("too_many_sessions", `at most ${config.limits.maxSessionsPerSubject} sessions at once per learner; end one first`);
       }
       this.subjectHeld = claims.sub;
+      // A learner whose audio credit is used up (typically a flooder reconnecting after a 4420)
+      // is refused before anything is set up for it: no store row, no stream, no decode.
+      const wait = this.deps.subjects.waitForCredit(claims.sub);
+      if (wait !== null) {
+        this.deps.metrics.rateLimited.inc({ what: "audio_credit" });
+        return this.fail("rate_limited", `audio credit used up by audio faster than ${config.limits.audioRealtimeRatio}x real time; retry in ${wait} ms`);
+      }
     }
     const admission = stt ? stt.admit() : ({ ok: true } as const);
     if (!admission.ok) {
@@ -355,14 +362,15 @@ export class Session {
 
   /**
    * Audio over the learner's rate is dropped; the client is told once (non-fatal rate_limited).
-   * A session that goes on to drop more than audioBurstMs of audio is closed (fatal, 4420): what
-   * it had committed is kept.
+   * A session that goes on to drop more than a quarter of audioBurstMs (5 s by default) is closed
+   * (fatal, 4420): what it had committed is kept. Its learner can start a new session once the
+   * bucket holds a second of audio again.
    */
   private overRate(frameMs: number) {
     const l = this.deps.config.limits;
     this.droppedMs += frameMs;
     this.deps.metrics.droppedAudio.inc({ reason: "rate" }, frameMs / 1000);
-    if (this.droppedMs > l.audioBurstMs) {
+    if (this.droppedMs > l.audioBurstMs / 4) {
       this.deps.metrics.rateLimited.inc({ what: "audio_closed" });
       this.log.warn({ dropped_ms: Math.round(this.droppedMs) }, "audio far faster than real time; closing");
       return this.fail("rate_limited", `audio kept arriving faster than ${l.audioRealtimeRatio}x real time; session closed (what was committed is kept)`);

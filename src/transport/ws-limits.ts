@@ -84,6 +84,18 @@ export class AudioBucket {
     return true;
   }
 
+  /** Whether `ms` of audio could be taken now (nothing is taken). */
+  has(ms: number): boolean {
+    this.refill();
+    return ms <= this.tokens;
+  }
+
+  /** Milliseconds of wall time until `ms` of credit is there. */
+  msUntil(ms: number): number {
+    this.refill();
+    return this.ratio > 0 ? Math.max(0, (ms - this.tokens) / this.ratio) : 0;
+  }
+
   /** Milliseconds of wall time until the bucket is full again. */
   msUntilFull(): number {
     this.refill();
@@ -124,6 +136,13 @@ export class SubjectLedger<S> {
   takeAudio(sub: string, ms: number): boolean {
     const b = this.entries.get(sub)?.bucket;
     return b ? b.take(ms) : true;
+  }
+
+  /** Null when `sub` may start streaming now, else the ms until it has one second of audio credit. */
+  waitForCredit(sub: string): number | null {
+    const b = this.entries.get(sub)?.bucket;
+    if (!b || b.has(1000)) return null;
+    return Math.ceil(b.msUntil(1000));
   }
 
   release(sub: string, s: S): void {
