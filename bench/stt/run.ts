@@ -9,7 +9,7 @@
 //
 // Usage: npm run bench:stt -- [--quick] [--part realtime,bounded] [--models tiny.en,base.en]
 //   [--streams 1,2,4,8] [--seconds 30] [--marks 10,60,300] [--passage-loops 2] [--threads N]
-//   [--prompt-tail N] [--replay ROUNDS]
+//   [--prompt-tail N] [--replay ROUNDS] [--real]   (--real: real weights from scripts/fetch-real-models.sh)
 import { availableParallelism, cpus } from "node:os";
 import { EmbeddedWhisperTranscriber } from "../../src/stt/embedded.js";
 import { DecodeScheduler } from "../../src/stt/scheduler.js";
