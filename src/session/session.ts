@@ -32,6 +32,10 @@ import { setReceiverMaxPayload } from "../transport/ws-limits.js";
 export interface AudioIngest {
   /** Validates and converts one binary frame to 16 kHz mono float32. */
   decode(frame: Buffer): Float32Array;
+  /** Compressed encodings (opus): the decoder is ready; awaited before `ready` is sent. */
+  readonly ready?: Promise<void>;
+  /** Compressed encodings: frees the decoder when the session ends. */
+  close?(): void;
 }
 export interface AudioFrameErrorLike {
   code: string;
@@ -85,6 +89,7 @@ export class Session {
   private clientWantsReport = false;
   private shuttingDown = false;
   private audioBytes = 0;
+  private decodedSamples = 0; // 16 kHz: the audio length of compressed input
   private alive = true;
   private finishing: Promise<void> | null = null;
   /** Resolves when the transcript is committed and stored, and the analysis is queued. */
@@ -192,6 +197,16 @@ export class Session {
     } catch (e) {
       return this.fail(isAudioError(e) ? "unsupported_audio" : "protocol_violation", e instanceof Error ? e.message : "unsupported audio config");
     }
+    if (ingest?.ready) {
+      try {
+        await ingest.ready;
+      } catch (err) {
+        ingest.close?.();
+        this.log.error({ err }, "audio decoder could not start");
+        return this.fail("internal_error", "audio decoder unavailable");
+      }
+      if (this.state !== "verifying") return void ingest.close?.();
+    }
     this.claims = claims;
     this.streamConfig = cfg;
     this.ingest = ingest;
@@ -269,6 +284,7 @@ export class Session {
       if (e.fatal) return this.fail(e.code in ErrorCodes ? (e.code as ErrorCode) : "unsupported_audio", e.message);
       return this.error(e.code in ErrorCodes ? (e.code as ErrorCode) : "bad_audio", `${e.message}; frame skipped`, false);
     }
+    this.decodedSamples += samples.length;
     if (samples.length > 0) this.stream.pushAudio(samples);
   }
 
@@ -402,6 +418,7 @@ export class Session {
     this.clearIdle();
     this.finishing = (async () => {
       this.stream?.end();
+      this.ingest?.close?.();
       await this.pumpDone;
       const { store, analysis } = this.deps;
       try {
@@ -430,6 +447,7 @@ export class Session {
   private audioMsReceived(): number {
     const c = this.streamConfig;
     if (!c) return 0;
+    if (c.encoding === "opus") return Math.round(this.decodedSamples / 16);
     const bytesPerSample = c.encoding === "pcm_f32le" ? 4 : 2;
     return Math.round((this.audioBytes / (bytesPerSample * c.channels * c.sample_rate)) * 1000);
   }
@@ -510,6 +528,7 @@ export class Session {
 
   private markClosed() {
     if (this.state === "finishing") return;
+    this.ingest?.close?.();
     this.state = "closed";
     this.clearTimers();
     this.setMetricState(null);
