@@ -104,3 +104,18 @@ test("Opus option: WebM/Opus from MediaRecorder is decoded, transcribed and repo
   console.log(`page opus: ${kbps.toFixed(1)} kbit/s, decoded ${received[0]!.toFixed(2)} s in ${wall.toFixed(2)} s`);
   await page.context().close();
 });
+
+test("no recognisable speech: the report's advice sentence appears once", async () => {
+  const gw = await startClientTestServer({ deps: { devToken: () => hsToken({ sub: "page-learner" }) } });
+  const page = await openPage(gw);
+  await page.click("#start");
+  await page.waitForSelector("#status[data-state=streaming]", { timeout: 15_000 });
+  // Stop before the scripted speech starts (0.4 s): the transcript is empty, the report unusable.
+  await page.click("#stop");
+  await page.waitForSelector("#report:not([hidden]) .quality", { timeout: 20_000 });
+  const text = (await page.textContent("#report .quality")) ?? "";
+  assert.match(text, /We could not give language feedback: no speech was recognised/);
+  const advice = "Check that the right microphone is selected and not muted, then speak closer to it.";
+  assert.equal(text.split(advice).length - 1, 1, `advice once: "${text}"`);
+  await page.context().close();
+});
