@@ -113,6 +113,7 @@ test("wire level: the committed text of the clip sent as Ogg/Opus and as PCM is 
       console.log(`wire ${clip}: pcm "${texts.pcm_s16le}" | opus "${texts.opus}" | word errors ${e}`);
       assert.ok(texts.pcm_s16le!.split(/\s+/).length >= 5, `real words expected: "${texts.pcm_s16le}"`);
       assert.ok(e <= 1, `${clip}: ${e} word errors between PCM and Opus`);
+      if (clip === "jfk.wav") assert.ok(wordErrors(JFK, texts.opus!) <= 1, `the whole sentence is committed: "${texts.opus}"`);
     }
   } finally {
     await stt.close();
