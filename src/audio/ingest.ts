@@ -37,7 +37,6 @@ export function createAudioIngest(cfg: IngestConfig, opts: AudioIngestOptions = 
   const { encoding, sample_rate: rate, channels } = cfg;
   if (encoding === "opus") return createOpusAudioIngest(opts);
   if (encoding !== "pcm_s16le" && encoding !== "pcm_f32le") {
-    // webm/opus is deliberately not decoded server-side (docs/stt-engine.md).
     throw new AudioFrameError("unsupported_audio", `encoding ${String(encoding)} is not supported (pcm_s16le, pcm_f32le)`, true);
   }
   if (!Number.isInteger(rate) || rate < MIN_RATE || rate > MAX_RATE) {
