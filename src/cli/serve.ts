@@ -2,6 +2,7 @@
 // and shut down cleanly on SIGTERM/SIGINT within the configured grace period.
 import type { Command } from "commander";
 import { startApp } from "../app.js";
+import { assertProductionReady } from "../config/index.js";
 import { createLogger } from "../util/log.js";
 import { addConfigOptions } from "./options.js";
 import { closeOnSignals, configOrExit, startOrExit } from "./lifecycle.js";
@@ -32,7 +33,9 @@ export function registerServeCommand(program: Command): void {
       `  practice:    ${app.gateway.url}/`,
     ];
     if (fp) lines.push(`  certificate: SHA-256 ${fp}${app.tlsGenerated ? " (new self-signed dev certificate)" : ""}`);
-    if (app.devToken) lines.push(`  dev token:   ${await app.devToken()}`, "               (valid 1 h; `parlance token --sub NAME` mints more)");
+    if (app.devToken) lines.push(`  dev token:   ${await app.devToken()}`, "               (valid 1 h, a subject of its own; `parlance token --dev` mints more)");
+    // Overrides in use were logged by startApp; the banner repeats them where a person looks.
+    for (const w of assertProductionReady(config)) lines.push(`  WARNING: ${w}`);
     process.stdout.write(lines.join("\n") + "\n\n");
 
     closeOnSignals("gateway", log, config.shutdownGraceMs, (grace) => app.close(grace));

@@ -31,7 +31,7 @@ function unwrap(s: z.ZodType): z.ZodType {
   let cur = s;
   for (;;) {
     const d = defOf(cur);
-    if ((d.type === "default" || d.type === "optional" || d.type === "nullable") && d.innerType) cur = d.innerType;
+    if ((d.type === "default" || d.type === "prefault" || d.type === "optional" || d.type === "nullable") && d.innerType) cur = d.innerType;
     else return cur;
   }
 }

@@ -1,6 +1,7 @@
 // Every setting of parlance, in one zod schema. Each leaf has a public env name and a flag
 // (see fields.ts); defaults here are the safe ones.
 import { z } from "zod";
+import { isAddressOrCidr } from "../transport/client-address.js";
 
 const ms = (d: number) => z.coerce.number().int().nonnegative().default(d);
 const list = z.preprocess(
@@ -15,6 +16,8 @@ const bool = z.preprocess((v) => {
   return v;
 }, z.boolean());
 const optionalString = z.string().min(1).optional();
+/** IP addresses or CIDR blocks ("10.0.0.5", "10.0.0.0/8", "fd00::/8"); a bad entry is named at start-up. */
+const addressList = list.pipe(z.array(z.string().refine(isAddressOrCidr, { message: "not an IP address or CIDR block" })));
 
 export const ConfigSchema = z.object({
   dev: bool.default(false),
@@ -22,6 +25,11 @@ export const ConfigSchema = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(8443),
   dataDir: z.string().default("data"),
   behindProxy: bool.default(false),
+  /**
+   * Peers whose forwarding headers (X-Forwarded-For) are believed: the proxies in front of this
+   * gateway. Empty = nobody's, and the socket's address is the client's (docs/security.md).
+   */
+  trustedProxies: addressList.default([]),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   shutdownGraceMs: ms(15000),
   /** Other origins allowed to connect from browsers; empty = any (tokens are the gate). */
@@ -50,9 +58,43 @@ export const ConfigSchema = z.object({
       jwksCooldownMs: ms(30000),
       jwksCacheMaxAgeMs: ms(600000),
       jwksTimeoutMs: ms(5000),
+      /** A JWKS response larger than this is aborted while it streams (real key sets are a few KB). */
+      jwksMaxBytes: z.coerce.number().int().positive().default(256 * 1024),
+      /** A JWKS with more keys than this is refused (providers publish a handful during rotation). */
+      jwksMaxKeys: z.coerce.number().int().positive().default(100),
       requiredScope: optionalString,
+      /** Longest time an introspection answer is reused; never past the token's exp. 0 = not cached. */
+      introspectionCacheTtlMs: ms(60000),
+      introspectionCacheMaxEntries: z.coerce.number().int().positive().default(10000),
+      /** An introspection response larger than this is aborted (a real one is well under 4 KB). */
+      introspectionMaxBytes: z.coerce.number().int().positive().default(64 * 1024),
     })
-    .default({ clockToleranceS: 30, jwksCooldownMs: 30000, jwksCacheMaxAgeMs: 600000, jwksTimeoutMs: 5000 }),
+    .prefault({}),
+
+  /**
+   * Explicit overrides of production refusals (src/config/safety.ts). Each one used is logged as a
+   * warning at start-up.
+   */
+  allowInsecure: z
+    .object({
+      /** http:// JWKS URL, for a sidecar on a loopback address only. */
+      jwksUrl: bool.default(false),
+      /** http:// introspection URL, for a sidecar on a loopback address only. */
+      introspectionUrl: bool.default(false),
+      /** Dev mode (dev secret, token endpoint) on a non-loopback address. */
+      devOnNetwork: bool.default(false),
+    })
+    .prefault({}),
+
+  metrics: z
+    .object({
+      /** Bearer token that /metrics requires. Without it (and without `port`), only direct loopback peers get /metrics. */
+      token: optionalString,
+      /** Set = /metrics is served on its own plain-HTTP listener at host:port, not on the main port. */
+      port: z.coerce.number().int().min(0).max(65535).optional(),
+      host: z.string().default("127.0.0.1"),
+    })
+    .prefault({}),
 
   limits: z
     .object({

@@ -25,6 +25,11 @@ export interface StreamPolicy {
   maxConsecutiveFailures: number;
   /** Audio kept before detected speech so the first syllable is not cut. */
   preRollMs: number;
+  /**
+   * Commit rule: words that this many consecutive decodes agree on are committed (LocalAgreement-n);
+   * 0 = no early commits, each utterance is committed whole when it ends (or the window fills).
+   */
+  agreement: number;
   guards: GuardOptions;
   vad?: EnergyVadOptions;
 }
@@ -37,6 +42,7 @@ export const DEFAULT_POLICY: StreamPolicy = {
   verbatimPrompt: true,
   maxConsecutiveFailures: 30,
   preRollMs: 300,
+  agreement: 2,
   guards: DEFAULT_GUARDS,
 };
 
@@ -70,7 +76,8 @@ export class SttStream implements SpeechStream, JobSource {
   private inUtterance = false;
   private lastSpeechEnd = 0;
 
-  private prevHyp: StreamWord[] = [];
+  /** The last agreement-1 hypotheses past the committed text, oldest first. */
+  private prevHyps: StreamWord[][] = [];
   private consecutiveFailures = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private committed: StreamWord[] = []; // bounded tail, for prompt and seam dedupe
@@ -278,7 +285,7 @@ export class SttStream implements SpeechStream, JobSource {
 
     if (reason) {
       this.commit(hyp, reason, end);
-      this.prevHyp = [];
+      this.prevHyps = [];
       const capped = end - offset >= (this.policy.maxWindowMs * RATE) / 1000;
       if (capped && end < this.total && (reason === "end" || reason === "flush")) {
         // The window was capped at maxWindowMs: decode the rest before completing.
@@ -287,7 +294,8 @@ export class SttStream implements SpeechStream, JobSource {
         this.completeFinal(reason);
       }
     } else {
-      const k = agreedPrefix(this.prevHyp, hyp);
+      const need = this.policy.agreement - 1;
+      const k = need >= 1 && this.prevHyps.length >= need ? Math.min(...this.prevHyps.map((p) => agreedPrefix(p, hyp))) : 0;
       let committedNow = k;
       if (k > 0) this.commit(hyp.slice(0, k), "agreement");
       if (windowFull) {
@@ -300,18 +308,19 @@ export class SttStream implements SpeechStream, JobSource {
         committedNow = j;
         if (j === 0 && hyp.length === 0) this.dropBefore(end - RATE); // nothing heard in 15 s
       }
-      this.prevHyp = hyp.slice(committedNow);
-      const text = joinWords(this.prevHyp);
+      const pending = hyp.slice(committedNow);
+      this.prevHyps = need >= 1 ? [...this.prevHyps.map((p) => p.slice(committedNow)), pending].slice(-need) : [];
+      const text = joinWords(pending);
       if (text || this.lastPartial) {
         this.lastPartial = text;
-        const first = this.prevHyp[0];
-        const last = this.prevHyp[this.prevHyp.length - 1];
+        const first = pending[0];
+        const last = pending[pending.length - 1];
         this.emit({
           type: "partial",
           text,
           start: round3(first?.start ?? end / RATE),
           end: round3(last?.end ?? end / RATE),
-          words: this.prevHyp.map(toWire),
+          words: pending.map(toWire),
           lagMs: this.lagMs,
         });
       }

@@ -14,7 +14,9 @@ import type { SttService } from "../stt/types.js";
 import type { Repository } from "../store/types.js";
 import type { AnalysisQueue } from "../jobs/types.js";
 import type { Logger } from "../util/log.js";
-import { Metrics } from "./metrics.js";
+import { Metrics, metricsHandler, startMetricsListener } from "./metrics.js";
+import { clientAddressResolver } from "./client-address.js";
+import { devTokenHandler } from "./dev-token.js";
 import { Router, sendJson, serveStatic } from "./http.js";
 import { addRestRoutes } from "./rest.js";
 import { CertificateReloader, fingerprint, readTlsOptions } from "./tls.js";
@@ -43,6 +45,8 @@ export interface Gateway {
   wsUrl: string;
   port: number;
   metrics: Metrics;
+  /** The separate metrics listener's URL when metrics.port is set. */
+  metricsUrl: string | null;
   server: HttpsServer | HttpServer;
   sessions: ReadonlySet<Session>;
   fingerprint: () => string | null;
@@ -69,19 +73,9 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
     const ok = !draining && (deps.ready ? await deps.ready() : true);
     sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : draining ? "draining" : "not_ready" });
   });
-  router.add("GET", "/metrics", async (_req, res) => {
-    res.writeHead(200, { "content-type": metrics.registry.contentType });
-    res.end(await metrics.registry.metrics());
-  });
-  if (deps.devToken) {
-    const mint = deps.devToken;
-    // Dev mode only, and only for loopback clients: hands the practice page a token.
-    router.add("GET", "/v1/dev/token", async (req, res) => {
-      const ip = req.socket.remoteAddress ?? "";
-      if (!/^(127\.|::1$|::ffff:127\.)/.test(ip)) return sendJson(res, 403, { error: "forbidden", message: "dev tokens are for loopback clients" });
-      sendJson(res, 200, { token: await mint() });
-    });
-  }
+  if (config.metrics.port === undefined) router.add("GET", "/metrics", metricsHandler(metrics, config.metrics));
+  if (deps.devToken) router.add("GET", "/v1/dev/token", devTokenHandler(deps.devToken, config, log));
+  const clientAddress = clientAddressResolver(config.trustedProxies);
   if (deps.store) addRestRoutes(router, { verifier: deps.verifier, store: deps.store, metrics, log });
   const webRoot = deps.webRoot ?? resolve("web");
 
@@ -142,7 +136,7 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
     const origin = req.headers.origin;
     if (origin && config.allowedOrigins.length > 0 && !config.allowedOrigins.includes(origin)) return refuse(socket, 403, "Forbidden");
     if (sessions.size >= config.limits.maxConnections) return refuse(socket, 503, "Service Unavailable");
-    const ip = (config.behindProxy && firstForwarded(req)) || req.socket.remoteAddress || "unknown";
+    const ip = clientAddress(req);
     const pending = pendingByIp.get(ip) ?? 0;
     if (pending >= config.limits.maxPendingAuthPerIp) return refuse(socket, 429, "Too Many Requests");
     pendingByIp.set(ip, pending + 1);
@@ -180,6 +174,14 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
       ok();
     });
   });
+  const metricsListener =
+    config.metrics.port !== undefined
+      ? await startMetricsListener(metrics, config.metrics, log).catch((err: unknown) => {
+          reloader?.stop();
+          server.close();
+          throw err;
+        })
+      : null;
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : config.port;
   const hostForUrl = config.host.includes(":") ? `[${config.host}]` : config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
@@ -190,6 +192,7 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
     wsUrl: `${deps.tls ? "wss" : "ws"}://${hostForUrl}:${port}${STREAM_PATH}`,
     port,
     metrics,
+    metricsUrl: metricsListener?.url ?? null,
     server,
     sessions,
     fingerprint: () => (deps.tls ? (reloader?.fingerprint ?? fingerprint(readFileSync(deps.tls.cert, "utf8"))) : null),
@@ -204,12 +207,7 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
       clearTimeout(timer);
       server.closeAllConnections?.();
       wss.close();
+      await metricsListener?.close();
     },
   };
-}
-
-function firstForwarded(req: IncomingMessage): string | undefined {
-  const h = req.headers["x-forwarded-for"];
-  const v = Array.isArray(h) ? h[0] : h;
-  return v?.split(",")[0]?.trim() || undefined;
 }
