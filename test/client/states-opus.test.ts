@@ -1,7 +1,8 @@
 // Issue 15: a server that cannot transcribe (no Whisper model) refuses sessions honestly: error
 // `stt_unavailable` and close 4503 on the wire, a distinct, non-retryable ServiceUnavailableError
 // in the SDK (one connection attempt even through connectWithRetry), and its own exit code and
-// message in `parlance stream`. The SDK also sends Opus container bytes as they are.
+// message in `parlance stream`. The SDK sends Opus container bytes as they are, and
+// `parlance stream --encoding opus` sends an Ogg file as it is or encodes other files first.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
@@ -103,4 +104,35 @@ test("SDK sends Opus container bytes untouched and refuses samples for opus", as
   assert.match(report.transcript.text, /ask what you can do for your country/);
   // Decoded on the server to the file's 11 s (to 50 ms).
   assert.ok(Math.abs(gw.receivedSeconds()[0]! - 11) < 0.05, String(gw.receivedSeconds()[0]));
+});
+
+test("CLI --encoding opus: an Ogg file is sent as it is, a WAV is encoded to Ogg/Opus first; both paced and reported", { timeout: 120_000 }, async () => {
+  const gw = await startClientTestServer();
+  const dir = tempDir();
+  const ca = join(dir, "ca.pem");
+  (await import("node:fs")).writeFileSync(ca, gw.ca);
+  const ogg = join(dir, "jfk.ogg");
+  execFileSync("ffmpeg", ["-nostdin", "-loglevel", "error", "-y", "-i", join(AUDIO_DIR, "jfk.wav"), "-c:a", "libopus", "-b:a", "24k", ogg]);
+  const run = (input: string) =>
+    new Promise<{ code: number | null; out: string; err: string; seconds: number }>(async (res) => {
+      const t0 = performance.now();
+      const child = spawn(process.execPath, ["bin/parlance.js", "stream", input, "--encoding", "opus", "--speed", "4", "--json", "--url", gw.wsUrl, "--token", await hsToken({ sub: "cli-opus" }), "--ca", ca], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      child.stdout.on("data", (d) => (out += d));
+      child.stderr.on("data", (d) => (err += d));
+      child.on("exit", (code) => res({ code, out, err, seconds: (performance.now() - t0) / 1000 }));
+    });
+  for (const [input, how] of [[ogg, /ogg\/opus, 11\.0 s, 24 kbit\/s, sent as it is/], [join(AUDIO_DIR, "jfk.wav"), /ogg\/opus, 11\.0 s, \d+ kbit\/s, ffmpeg -> Ogg\/Opus 24 kbit\/s/]] as const) {
+    const r = await run(input);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.err, how);
+    const report = JSON.parse(r.out) as { transcript: { text: string } };
+    assert.match(report.transcript.text, /ask what you can do for your country/);
+    // 11 s at --speed 4: paced (not dumped at once), so at least ~2.7 s.
+    assert.ok(r.seconds > 2.5, `${r.seconds} s`);
+  }
+  const decoded = gw.receivedSeconds();
+  assert.equal(decoded.length, 2);
+  for (const s of decoded) assert.ok(Math.abs(s - 11) < 0.05, String(s));
 });
