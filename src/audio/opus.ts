@@ -110,6 +110,7 @@ class OggDemuxer implements Demuxer {
   head: OpusHead | null = null;
   private buf: Uint8Array = new Uint8Array(0);
   private serial: number | null = null;
+  private ended = false;
   private headerPackets = 0;
   private partial: Uint8Array[] = [];
   private partialBytes = 0;
@@ -156,16 +157,16 @@ class OggDemuxer implements Demuxer {
   private onPage(page: Uint8Array, view: DataView, nsegs: number, packets: Uint8Array[], problems: string[]) {
     const flags = page[5]!;
     const serial = view.getUint32(14, true);
-    if (flags & 0x02) {
-      // Beginning of a logical stream: a new (chained) Opus stream starts over with its headers.
-      if (this.serial !== null && serial !== this.serial && this.head) {
-        this.head = null;
-      }
+    if (flags & 0x02 && (this.serial === null || this.ended)) {
+      // The first logical stream, or the next one chained after it ended: it starts with its headers.
       this.serial = serial;
+      this.head = null;
+      this.ended = false;
       this.headerPackets = 0;
       this.dropPartial();
     }
     if (this.serial === null || serial !== this.serial) return; // another multiplexed stream
+    if (flags & 0x04) this.ended = true;
     if (!(flags & 0x01)) this.dropPartial(); // a page that does not continue a packet
     let off = 27 + nsegs;
     for (let i = 0; i < nsegs; i++) {

@@ -60,7 +60,7 @@ async function opusDecoded(clip: string, dir: string): Promise<Float32Array> {
 // audio_ctx "full": with the encoder window trimmed to a 2 s clip, these tiny.en weights repeat
 // the sentence ("I'm from the cutter lying off the coast." x2.5, reported to the lead); the
 // comparison here is about the audio, so it uses the decoder setting that transcribes it right.
-test("decode level: the real model hears the same words in the Opus-decoded and the PCM clip", { timeout: 300_000 }, async () => {
+test("decode level: the real model hears the same words in the Opus-decoded and the PCM clip", { timeout: 600_000 }, async () => {
   const t = await EmbeddedWhisperTranscriber.create({ modelPath: realModel("ggml-tiny.en.bin"), threads: 2, audioCtx: "full" });
   const dir = tempDir();
   try {
@@ -81,7 +81,7 @@ test("decode level: the real model hears the same words in the Opus-decoded and 
 // Over the wire: real TLS gateway, sessions, ingest and streaming policy. Updates are spaced past
 // the clip so the committed text comes from one decode of the whole window at `end`, whatever the
 // load on this shared machine; the encodings are then compared on the same footing.
-test("wire level: the committed text of the clip sent as Ogg/Opus and as PCM is the same within 1 word (real tiny.en)", { timeout: 300_000 }, async () => {
+test("wire level: the committed text of the clip sent as Ogg/Opus and as PCM is the same within 1 word (real tiny.en)", { timeout: 600_000 }, async () => {
   const env = {
     PARLANCE_STT_MODEL: realModel("ggml-tiny.en.bin"),
     PARLANCE_STT_THREADS: "2",

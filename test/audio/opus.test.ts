@@ -98,6 +98,41 @@ test("Ogg/Opus, WebM/Opus and stereo Ogg decode to the WAV's audio, in 250 ms pi
   bytewise.close();
 });
 
+test("chained Ogg streams (one file after another) decode in turn; a multiplexed second stream is ignored", async () => {
+  const fx = fixtures();
+  const ing = createOpusIngest();
+  await ing.ready;
+  // ffmpeg picks a new serial per file: the second file is a chained stream after the first's EOS.
+  const { audio, errors } = feed(ing, Buffer.concat([fx.ogg, fx.stereo]), 750);
+  assert.deepEqual(errors.map((e) => e.message), []);
+  assert.ok(Math.abs(audio.length / 16000 - 22) < 0.1, `${audio.length / 16000} s`);
+  ing.close();
+  // Multiplexed: the other stream's pages interleaved with the first one's are not decoded.
+  const a = oggPages(fx.ogg);
+  const b = oggPages(fx.stereo);
+  const mixed: Buffer[] = [a[0]!, b[0]!];
+  for (let i = 1; i < Math.max(a.length, b.length); i++) mixed.push(...(a[i] ? [a[i]!] : []), ...(b[i] ? [b[i]!] : []));
+  const mux = createOpusIngest();
+  await mux.ready;
+  const m = feed(mux, Buffer.concat(mixed), 750);
+  assert.deepEqual(m.errors.map((e) => e.message), []);
+  assert.ok(Math.abs(m.audio.length / 16000 - 11) < 0.1, `${m.audio.length / 16000} s: only the first stream`);
+  mux.close();
+});
+
+/** An Ogg file cut into its pages. */
+function oggPages(b: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < b.length; ) {
+    const n = b[at + 26]!;
+    let len = 27 + n;
+    for (let i = 0; i < n; i++) len += b[at + 27 + i]!;
+    out.push(b.subarray(at, at + len));
+    at += len;
+  }
+  return out;
+}
+
 test("probeOpusFile gives container, duration and channels without decoding", () => {
   const fx = fixtures();
   const o = probeOpusFile(fx.ogg);
