@@ -109,7 +109,8 @@ test("chained Ogg streams (one file after another) decode in turn; a multiplexed
   ing.close();
   // Multiplexed: the other stream's pages interleaved with the first one's are not decoded.
   const a = oggPages(fx.ogg);
-  const b = oggPages(fx.stereo);
+  // A stream of another length (2.1 s), so following the wrong one shows in the decoded duration.
+  const b = oggPages(encode(tempDir(), "short.ogg", ["-c:a", "libopus", "-b:a", "24k"], join(AUDIO_DIR, "librispeech-7902-96591-0000.wav")));
   const mixed: Buffer[] = [a[0]!, b[0]!];
   for (let i = 1; i < Math.max(a.length, b.length); i++) mixed.push(...(a[i] ? [a[i]!] : []), ...(b[i] ? [b[i]!] : []));
   const mux = createOpusIngest();
