@@ -11,8 +11,8 @@
 //   takes CPU time, not audio time. Latencies are then stream-time lateness plus the decode's own
 //   wall time: what one stream on an idle machine sees. --pace realtime: chunks every 250 ms of
 //   wall time, latencies by the clock.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { EmbeddedWhisperTranscriber } from "../../src/stt/embedded.js";
 import { DecodeScheduler } from "../../src/stt/scheduler.js";
 import { SttStream, DEFAULT_POLICY, type StreamPolicy } from "../../src/stt/stream.js";
@@ -37,6 +37,10 @@ export const VARIANTS: Record<string, Partial<StreamPolicy>> = {
   "la2-plain": { verbatimPrompt: false },
   la3: { agreement: 3 },
   utterance: { agreement: 0 },
+  "utterance-plain": { agreement: 0, verbatimPrompt: false },
+  "utterance-w6": { agreement: 0, maxWindowMs: 6000 },
+  "utterance-plain-w6": { agreement: 0, verbatimPrompt: false, maxWindowMs: 6000 },
+  "utterance-plain-noguard": { agreement: 0, verbatimPrompt: false, guards: { ...DEFAULT_POLICY.guards, logprobThreshold: -Infinity } },
 };
 
 export interface StreamRun {
@@ -111,7 +115,7 @@ export async function streamAudio(t: Transcriber, audio: Float32Array, policy: S
 }
 
 /** One offline decode per utterance span (whole clip for noise, in 30 s pieces). */
-async function offline(t: Transcriber, item: EvalItem): Promise<string> {
+export async function offline(t: Transcriber, item: EvalItem): Promise<string> {
   const spans = item.spans.length ? item.spans : Array.from({ length: Math.ceil(item.audio.length / RATE / 30) }, (_, i) => [i * 30, Math.min(item.audio.length / RATE, (i + 1) * 30)] as [number, number]);
   const out: string[] = [];
   for (const [a, b] of spans) {
@@ -199,14 +203,17 @@ async function main() {
   const offlineEngine = await EmbeddedWhisperTranscriber.create({ modelPath: model, threads: 1, audioCtx: "full" });
   console.error(`eval:stt model ${model} (${verification}); ${items.length} items; variants ${variants.join(",")}; pace ${pace}; concurrency ${concurrency}; encoder ${audioCtx}, pad ${padSec} s`);
 
-  // Offline decodes once per item (the joined streams reuse their utterances' decodes).
-  const offlineText = new Map<string, string>();
+  // Offline decodes once per item (the joined streams reuse their utterances' decodes), cached
+  // per model file: they are deterministic (greedy, no prompt) and the costliest part of a run.
+  const cachePath = join(resolve("bench/out"), `offline-${verification.match(/sha256=([0-9a-f]{12})/)?.[1] ?? "model"}.json`);
+  const cache: Record<string, string> = existsSync(cachePath) ? JSON.parse(readFileSync(cachePath, "utf8")) : {};
+  const offlineText = new Map<string, string>(Object.entries(cache));
   const work = [...items];
   const t0 = performance.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       for (let it = work.shift(); it; it = work.shift()) {
-        if (it.set === "so762-long") continue;
+        if (it.set === "so762-long" || offlineText.has(it.id)) continue;
         const text = await offline(offlineEngine, it);
         offlineText.set(it.id, text);
       }
@@ -223,6 +230,8 @@ async function main() {
     offlineText.set(it.id, texts.join(" "));
   }
   console.error(`offline decodes: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  mkdirSync(dirname(cachePath), { recursive: true });
+  writeFileSync(cachePath, JSON.stringify(Object.fromEntries([...offlineText].filter(([k]) => !k.startsWith("speaker-")))));
 
   const results: ItemResult[] = [];
   for (const variant of variants) {

@@ -109,6 +109,23 @@ export const ConfigSchema = z.object({
       /** Bytes queued to a client that does not read; partials are dropped first, then it closes. */
       maxBufferedBytes: z.coerce.number().int().positive().default(1024 * 1024),
       tokenExpiryGraceMs: ms(0),
+      // Network surface limits (docs/security.md, "Network surface: limits").
+      /** A TCP connection that has not finished its TLS handshake by then is dropped. */
+      tlsHandshakeTimeoutMs: z.coerce.number().int().positive().default(10000),
+      /** Connections accepted but not through TLS yet; the excess is dropped at accept. */
+      maxPendingTls: z.coerce.number().int().positive().default(256),
+      /** After a close before `ready`, how long the peer gets to answer the close frame. */
+      preAuthCloseGraceMs: ms(500),
+      /** Audio a learner may send, as a multiple of real time, across their sessions; 0 = no limit. */
+      audioRealtimeRatio: z.coerce.number().min(0).default(2),
+      /** Audio (ms) a learner may send ahead of that rate (reconnect catch-up); at least one 1 s frame. */
+      audioBurstMs: z.coerce.number().int().min(1000).default(20000),
+      /** Audio received but not decoded yet, per session (16 kHz float32 bytes: 64000 = 1 s). */
+      maxUndecodedAudioBytes: z.coerce.number().int().min(64000).default(1_920_000),
+      /** Sessions one subject may have open at once; 0 = no limit. */
+      maxSessionsPerSubject: z.coerce.number().int().min(0).default(4),
+      /** Least time between two `reauth` verifications on one session. */
+      reauthMinIntervalMs: ms(1000),
     })
     .default({
       authTimeoutMs: 5000,
@@ -120,6 +137,14 @@ export const ConfigSchema = z.object({
       pingIntervalMs: 15000,
       maxBufferedBytes: 1024 * 1024,
       tokenExpiryGraceMs: 0,
+      tlsHandshakeTimeoutMs: 10000,
+      maxPendingTls: 256,
+      preAuthCloseGraceMs: 500,
+      audioRealtimeRatio: 2,
+      audioBurstMs: 20000,
+      maxUndecodedAudioBytes: 1_920_000,
+      maxSessionsPerSubject: 4,
+      reauthMinIntervalMs: 1000,
     }),
 
   modelsDir: z.string().optional(), // default: <dataDir>/models
@@ -147,11 +172,17 @@ export const ConfigSchema = z.object({
       apiKey: optionalString,
       remoteModel: z.string().default("whisper-1"),
       updateMs: ms(1000),
+      /** The first decode after silence, this soon after speech starts (the first partial). */
+      firstUpdateMs: ms(500),
       maxWindowMs: ms(15000),
       utteranceEndMs: ms(800),
       vadModel: optionalString, // silero ggml file (name in models dir or path)
       maxStreams: z.coerce.number().int().min(0).default(0), // 0 = measure capacity at start
       audioCtx: z.enum(["trim", "full"]).default("trim"),
+      /** Trimmed encoder: silence appended after each window, inside the encoder (docs/bench-stt-accuracy.md). */
+      padMs: ms(0),
+      /** Commit rule: words N consecutive decodes agree on are committed; 0 = each utterance committed whole at its end. */
+      agreement: z.coerce.number().int().min(0).max(5).default(0),
       promptTailChars: z.coerce.number().int().min(0).default(200),
       /** Prompt Whisper with a verbatim-style preamble (keeps fillers and learner errors). */
       verbatimPrompt: bool.default(true),
@@ -161,22 +192,7 @@ export const ConfigSchema = z.object({
       logprobThreshold: z.coerce.number().default(-1.0),
       noSpeechThreshold: z.coerce.number().min(0).max(1).default(0.6),
     })
-    .default({
-      engine: "embedded",
-      model: "tiny.en",
-      threads: 0,
-      remoteModel: "whisper-1",
-      updateMs: 1000,
-      maxWindowMs: 15000,
-      utteranceEndMs: 800,
-      maxStreams: 0,
-      audioCtx: "trim",
-      promptTailChars: 200,
-      verbatimPrompt: true,
-      maxConsecutiveFailures: 30,
-      logprobThreshold: -1.0,
-      noSpeechThreshold: 0.6,
-    }),
+    .prefault({}),
 
   llm: z
     .object({

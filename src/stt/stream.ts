@@ -16,6 +16,8 @@ const RATE = 16000;
 
 export interface StreamPolicy {
   updateMs: number;
+  /** The first decode after silence comes this soon after the audio it follows: the first partial is what tells a learner they are heard. */
+  firstUpdateMs: number;
   maxWindowMs: number;
   utteranceEndMs: number;
   promptTailChars: number;
@@ -36,6 +38,7 @@ export interface StreamPolicy {
 
 export const DEFAULT_POLICY: StreamPolicy = {
   updateMs: 1000,
+  firstUpdateMs: 500,
   maxWindowMs: 15000,
   utteranceEndMs: 800,
   promptTailChars: 200,
@@ -84,6 +87,8 @@ export class SttStream implements SpeechStream, JobSource {
   private committedText: string[] = [];
   private segmentId = 0;
   private lastPartial = "";
+  /** A decode has started since the last silence or utterance end (see firstUpdateMs). */
+  private decodedSinceSilence = false;
 
   private queued = false;
   private running = false;
@@ -153,9 +158,15 @@ export class SttStream implements SpeechStream, JobSource {
       this.dropBefore(this.total - (this.policy.preRollMs * RATE) / 1000);
       this.processed = this.total;
       this.lastDecodeEnd = this.total;
+      this.decodedSinceSilence = false;
       return;
     }
-    if (this.speechInWindow && this.total - this.lastDecodeEnd >= upd) this.schedule();
+    if (this.speechInWindow && this.total - this.lastDecodeEnd >= this.nextUpdateSamples(upd)) this.schedule();
+  }
+
+  /** Samples of new audio that call for the next decode: sooner for the first one after silence. */
+  private nextUpdateSamples(upd: number): number {
+    return !this.decodedSinceSilence ? Math.min(upd, (this.policy.firstUpdateMs * RATE) / 1000) : upd;
   }
 
   flush(): void {
@@ -234,6 +245,7 @@ export class SttStream implements SpeechStream, JobSource {
     }
     this.finalWanted = null;
     this.running = true;
+    this.decodedSinceSilence = true;
     const offset = this.winStart;
     const audio = this.window.slice(0, len);
     const prompt = this.promptTail();
@@ -331,7 +343,7 @@ export class SttStream implements SpeechStream, JobSource {
   private afterDecode(): void {
     if (this.done) return;
     const upd = (this.policy.updateMs * RATE) / 1000;
-    if (this.finalWanted || (this.speechInWindow && this.total - this.lastDecodeEnd >= upd)) this.schedule();
+    if (this.finalWanted || (this.speechInWindow && this.total - this.lastDecodeEnd >= this.nextUpdateSamples(upd))) this.schedule();
   }
 
   /** Commits everything decoded up to `end` (finals) and sends the closing events. */
@@ -342,6 +354,7 @@ export class SttStream implements SpeechStream, JobSource {
       const newSpeech = this.lastSpeechEnd > this.winStart;
       if (!newSpeech) this.dropBefore(this.total - (this.policy.preRollMs * RATE) / 1000);
       this.speechInWindow = this.inUtterance || newSpeech;
+      this.decodedSinceSilence = false;
       this.emit({ type: "utterance_end", at: round3(this.utteranceAt), lagMs: this.lagMs });
     } else if (reason === "end") {
       this.processed = this.total;

@@ -3,6 +3,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { escapedCounts } from "../util/escaped.js";
 import type { Config } from "../config/index.js";
 import type { Logger } from "../util/log.js";
 import { hasForwardingHeaders, isLoopbackAddress } from "./client-address.js";
@@ -22,6 +23,49 @@ export class Metrics {
   readonly rejected = new Counter({ name: "parlance_rejected_upgrades_total", help: "Upgrades refused before WebSocket (caps, path)", labelNames: ["reason"], registers: [this.registry] });
   readonly busyRejections = new Counter({ name: "parlance_busy_rejections_total", help: "Sessions refused with busy (admission control)", registers: [this.registry] });
   private bufferedSource: () => number = () => 0;
+  private pendingAuthSource: () => number = () => 0;
+  readonly pendingTls = new Gauge({
+    name: "parlance_tls_pending_connections",
+    help: "TCP connections accepted that have not finished the TLS handshake",
+    registers: [this.registry],
+  });
+  readonly upgrading = new Gauge({ name: "parlance_upgrades_in_progress", help: "HTTP upgrade requests accepted and not yet a WebSocket", registers: [this.registry] });
+  readonly pendingAuth: Gauge = new Gauge({
+    name: "parlance_pending_auth_connections",
+    help: "Connections counted against the per-IP pending-auth cap (all addresses)",
+    registers: [this.registry],
+    collect: (): void => this.pendingAuth.set(this.pendingAuthSource()),
+  });
+  private subjectsSource: () => number = () => 0;
+  readonly subjectsTracked: Gauge = new Gauge({
+    name: "parlance_subjects_tracked",
+    help: "Subjects with per-learner limit state (sessions, audio bucket)",
+    registers: [this.registry],
+    collect: (): void => this.subjectsTracked.set(this.subjectsSource()),
+  });
+  readonly handlerErrors = new Counter({
+    name: "parlance_handler_errors_total",
+    help: "Exceptions caught at a network entry point (a bug; the connection got an error, the process went on)",
+    labelNames: ["where"],
+    registers: [this.registry],
+  });
+  private escapedSeen = new Map<string, number>();
+  readonly escapedErrors: Counter = new Counter({
+    name: "parlance_escaped_errors_total",
+    help: "Exceptions and rejections that reached the process level (logged; the process keeps serving)",
+    labelNames: ["kind"],
+    registers: [this.registry],
+    collect: (): void => {
+      for (const [kind, n] of escapedCounts()) {
+        const seen = this.escapedSeen.get(kind) ?? 0;
+        if (n > seen) this.escapedErrors.inc({ kind }, n - seen);
+        this.escapedSeen.set(kind, n);
+      }
+    },
+  });
+  readonly rateLimited = new Counter({ name: "parlance_rate_limited_total", help: "Per-learner limits applied", labelNames: ["what"], registers: [this.registry] });
+  readonly droppedAudio = new Counter({ name: "parlance_dropped_audio_seconds_total", help: "Audio dropped by limits, in seconds", labelNames: ["reason"], registers: [this.registry] });
+  readonly refusedRequests = new Counter({ name: "parlance_refused_requests_total", help: "HTTP requests refused before routing (bad target)", labelNames: ["status"], registers: [this.registry] });
   readonly sendBuffered: Gauge = new Gauge({
     name: "parlance_send_buffered_bytes",
     help: "Bytes queued in this process for WebSocket clients that read slowly (all connections)",
@@ -55,11 +99,20 @@ export class Metrics {
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: "parlance_" });
     for (const s of ["awaiting_auth", "streaming", "finishing"] as const) this.connections.set({ state: s }, 0);
+    for (const kind of ["uncaughtException", "unhandledRejection"]) this.escapedErrors.inc({ kind }, 0);
   }
 
   /** The gateway tells the registry how to sum its connections' unsent bytes at scrape time. */
   setSendBufferedSource(fn: () => number): void {
     this.bufferedSource = fn;
+  }
+
+  setSubjectsSource(fn: () => number): void {
+    this.subjectsSource = fn;
+  }
+
+  setPendingAuthSource(fn: () => number): void {
+    this.pendingAuthSource = fn;
   }
 
   moveConnection(from: ConnectionState | null, to: ConnectionState | null): void {
