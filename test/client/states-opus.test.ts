@@ -136,3 +136,17 @@ test("CLI --encoding opus: an Ogg file is sent as it is, a WAV is encoded to Ogg
   assert.equal(decoded.length, 2);
   for (const s of decoded) assert.ok(Math.abs(s - 11) < 0.05, String(s));
 });
+
+test("opus counts against the learner's audio rate by its decoded length, not its (ten times smaller) byte count", { timeout: 60_000 }, async () => {
+  const gw = await startClientTestServer({ env: { PARLANCE_LIMITS_AUDIO_BURST_MS: "3000", PARLANCE_LIMITS_AUDIO_REALTIME_RATIO: "1" } });
+  const dir = tempDir();
+  const ogg = join(dir, "jfk.ogg");
+  execFileSync("ffmpeg", ["-nostdin", "-loglevel", "error", "-y", "-i", join(AUDIO_DIR, "jfk.wav"), "-c:a", "libopus", "-b:a", "24k", ogg]);
+  const bytes = readFileSync(ogg); // 33 KB: as PCM bytes that would be "1 s" of audio
+  const c = await authed(gw, await hsToken({ sub: "fast-opus" }), { encoding: "opus" });
+  await c.next("ready");
+  for (let at = 0; at < bytes.length; at += 750) c.ws.send(bytes.subarray(at, at + 750));
+  const err = await c.next("error", 20_000);
+  assert.equal(err.code, "rate_limited");
+  c.ws.close();
+});
