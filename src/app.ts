@@ -104,7 +104,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     } catch (err) {
       // In dev mode the server still starts (the page, REST and auth work) and says what to do.
       if (!config.dev) throw err;
-      sttUnavailable = `speech-to-text unavailable: ${(err as Error).message}`;
+      sttUnavailable = `speech recognition is not set up on this server: ${(err as Error).message}`;
       log.error({ err: (err as Error).message }, "speech-to-text could not start; sessions will be refused until it is fixed");
     }
 

@@ -6,15 +6,23 @@ import { assertProductionReady } from "../config/index.js";
 import { createLogger } from "../util/log.js";
 import { addConfigOptions } from "./options.js";
 import { closeOnSignals, configOrExit, startOrExit } from "./lifecycle.js";
+import { ensureFirstRunModels } from "../models/first-run.js";
 
 export function registerServeCommand(program: Command): void {
   const cmd = program
     .command("serve")
     .description("serve https + wss (protocol v1 on /v1/stream)")
-    .option("--config <file>", "YAML or JSON config file (PARLANCE_CONFIG)");
+    .option("--config <file>", "YAML or JSON config file (PARLANCE_CONFIG)")
+    .option("--pull", "dev mode: download the missing default models before starting, without asking (PARLANCE_AUTO_PULL=1)");
   addConfigOptions(cmd);
   cmd.action(async () => {
     const config = configOrExit(cmd);
+    // First start (dev mode): fetch or explain missing models before anything loads them.
+    await ensureFirstRunModels(config, {
+      pull: Boolean(cmd.opts<{ pull?: boolean }>().pull) || config.models.autoPull,
+      interactive: Boolean(process.stdin.isTTY && process.stderr.isTTY),
+      out: process.stderr,
+    });
     const log = createLogger(config.logLevel);
     const app = await startOrExit("gateway", log, () => startApp(config, log));
     const fp = app.gateway.fingerprint();

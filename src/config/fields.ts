@@ -18,6 +18,7 @@ const ENV_OVERRIDES: Record<string, string> = {
   "jwt.introspectionClientSecret": "PARLANCE_INTROSPECTION_CLIENT_SECRET",
   "store.databaseUrl": "PARLANCE_DATABASE_URL",
   "queue.redisUrl": "PARLANCE_REDIS_URL",
+  "models.autoPull": "PARLANCE_AUTO_PULL",
 };
 
 const snake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();

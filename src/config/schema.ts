@@ -149,6 +149,20 @@ export const ConfigSchema = z.object({
 
   modelsDir: z.string().optional(), // default: <dataDir>/models
 
+  /** Where `parlance models pull` and the first start download model files from (src/models/). */
+  models: z
+    .object({
+      /** A mirror serving every catalogue file by its file name; unset = each file's official URL. */
+      baseUrl: z.url().optional(),
+      /** Accept a file the mirror's SHA256SUMS lists even where it differs from the published checksum (warns). */
+      trustMirrorChecksums: bool.default(false),
+      /** Dev mode: download missing default models at start without asking (PARLANCE_AUTO_PULL, `serve --pull`). */
+      autoPull: bool.default(false),
+      /** Resume attempts after a cut connection, per file and command. */
+      downloadRetries: z.coerce.number().int().min(0).default(3),
+    })
+    .default({ trustMirrorChecksums: false, autoPull: false, downloadRetries: 3 }),
+
   stt: z
     .object({
       engine: z.enum(["embedded", "remote", "fake"]).default("embedded"),

@@ -9,6 +9,8 @@ export const CloseCode = {
   shuttingDown: 1001,
   internalError: 1011,
   busy: 1013,
+  /** Not retryable: the server cannot transcribe at all (no speech model) until its operator acts. */
+  sttUnavailable: 4503,
   protocolViolation: 4400,
   sessionDeleted: 4404,
   authFailed: 4401,
@@ -35,7 +37,7 @@ export const ErrorCodes = {
   session_limit: CloseCode.sessionLimit,
   slow_consumer: CloseCode.slowConsumer,
   server_busy: CloseCode.busy,
-  stt_unavailable: CloseCode.busy,
+  stt_unavailable: CloseCode.sttUnavailable,
   shutting_down: CloseCode.shuttingDown,
   internal_error: CloseCode.internalError,
   // Non-fatal while excess audio or reauth is dropped; fatal (4420) once a session's dropped

@@ -7,7 +7,8 @@ import { Report } from "./report.js";
 
 // ---- client -> server --------------------------------------------------------------------------
 
-export const AudioEncoding = z.enum(["pcm_s16le", "pcm_f32le"]);
+/** `opus`: Ogg/Opus or WebM/Opus container bytes (detected from the first bytes); rate and channels come from the stream. */
+export const AudioEncoding = z.enum(["pcm_s16le", "pcm_f32le", "opus"]);
 export type AudioEncoding = z.infer<typeof AudioEncoding>;
 
 export const StreamConfig = z

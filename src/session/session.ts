@@ -32,6 +32,10 @@ import { setReceiverMaxPayload, truncateUtf8, type SubjectLedger } from "../tran
 export interface AudioIngest {
   /** Validates and converts one binary frame to 16 kHz mono float32. */
   decode(frame: Buffer): Float32Array;
+  /** Compressed encodings (opus): the decoder is ready; awaited before `ready` is sent. */
+  readonly ready?: Promise<void>;
+  /** Compressed encodings: frees the decoder when the session ends. */
+  close?(): void;
 }
 export interface AudioFrameErrorLike {
   code: string;
@@ -90,6 +94,7 @@ export class Session {
   private clientWantsReport = false;
   private shuttingDown = false;
   private audioBytes = 0;
+  private decodedSamples = 0; // 16 kHz: the audio length of compressed input
   private alive = true;
   private finishing: Promise<void> | null = null;
   private readySent = false;
@@ -247,6 +252,16 @@ export class Session {
     } catch (e) {
       return this.fail(isAudioError(e) ? "unsupported_audio" : "protocol_violation", e instanceof Error ? e.message : "unsupported audio config");
     }
+    if (ingest?.ready) {
+      try {
+        await ingest.ready;
+      } catch (err) {
+        ingest.close?.();
+        this.log.error({ err }, "audio decoder could not start");
+        return this.fail("internal_error", "audio decoder unavailable");
+      }
+      if (this.state !== "verifying") return void ingest.close?.();
+    }
     this.claims = claims;
     this.streamConfig = cfg;
     this.ingest = ingest;
@@ -325,7 +340,14 @@ export class Session {
       return this.error("protocol_violation", "audio after end is ignored", false);
     }
     const l = this.deps.config.limits;
-    const frameMs = this.bytesToMs(buf.length);
+    // Compressed audio: its length is known only once decoded (bounded per frame by the ingest),
+    // so the rate and backlog limits below count decoded audio, not bytes.
+    let decoded: Float32Array | null = null;
+    if (this.streamConfig?.encoding === "opus" && this.ingest) {
+      decoded = this.decodeFrame(buf);
+      if (!decoded) return;
+    }
+    const frameMs = decoded ? decoded.length / 16 : this.bytesToMs(buf.length);
     // Rate: a learner's audio may run ahead of real time by the burst, then at most
     // audioRealtimeRatio x real time (one bucket per subject, so reconnecting does not refill it).
     if (this.subjectHeld && this.deps.subjects && !this.deps.subjects.takeAudio(this.subjectHeld, frameMs)) return this.overRate(frameMs);
@@ -342,16 +364,23 @@ export class Session {
     }
     this.audioBytes += buf.length;
     if (!this.ingest || !this.stream) return;
-    let samples: Float32Array;
+    const samples = decoded ?? this.decodeFrame(buf);
+    if (!samples) return;
+    this.decodedSamples += samples.length;
+    if (samples.length > 0) this.stream.pushAudio(samples);
+  }
+
+  /** One frame through the ingest; a bad frame is reported (typed error) and gives null. */
+  private decodeFrame(buf: Buffer): Float32Array | null {
     try {
-      samples = this.ingest.decode(buf);
+      return this.ingest!.decode(buf);
     } catch (e) {
       if (!isAudioError(e)) throw e;
       this.deps.metrics.badAudioFrames.inc({ code: e.code });
-      if (e.fatal) return this.fail(e.code in ErrorCodes ? (e.code as ErrorCode) : "unsupported_audio", e.message);
-      return this.error(e.code in ErrorCodes ? (e.code as ErrorCode) : "bad_audio", `${e.message}; frame skipped`, false);
+      if (e.fatal) this.fail(e.code in ErrorCodes ? (e.code as ErrorCode) : "unsupported_audio", e.message);
+      else this.error(e.code in ErrorCodes ? (e.code as ErrorCode) : "bad_audio", `${e.message}; frame skipped`, false);
+      return null;
     }
-    if (samples.length > 0) this.stream.pushAudio(samples);
   }
 
   private bytesToMs(bytes: number): number {
@@ -538,6 +567,7 @@ export class Session {
     this.clearIdle();
     this.finishing = (async () => {
       this.stream?.end();
+      this.ingest?.close?.();
       await this.pumpDone;
       const { store, analysis } = this.deps;
       try {
@@ -572,6 +602,7 @@ export class Session {
   private audioMsReceived(): number {
     const c = this.streamConfig;
     if (!c) return 0;
+    if (c.encoding === "opus") return Math.round(this.decodedSamples / 16);
     const bytesPerSample = c.encoding === "pcm_f32le" ? 4 : 2;
     return Math.round((this.audioBytes / (bytesPerSample * c.channels * c.sample_rate)) * 1000);
   }
@@ -695,6 +726,7 @@ export class Session {
   /** The session is over; the socket may still be closing (its gauge moves on the socket's close). */
   private markClosed() {
     if (this.state === "finishing") return;
+    this.ingest?.close?.();
     this.state = "closed";
     this.clearTimers();
     this.resolveDone();

@@ -349,8 +349,11 @@ export class SttStream implements SpeechStream, JobSource {
   /** Commits everything decoded up to `end` (finals) and sends the closing events. */
   private completeFinal(reason: FinalReason): void {
     if (reason === "utterance_end") {
-      this.dropBefore(this.total - (this.policy.preRollMs * RATE) / 1000);
-      this.speechInWindow = this.inUtterance;
+      // Audio that arrived while this final was decoding may already hold the next utterance
+      // (a client sending faster than the engine decodes): keep it; drop only trailing silence.
+      const newSpeech = this.lastSpeechEnd > this.winStart;
+      if (!newSpeech) this.dropBefore(this.total - (this.policy.preRollMs * RATE) / 1000);
+      this.speechInWindow = this.inUtterance || newSpeech;
       this.decodedSinceSilence = false;
       this.emit({ type: "utterance_end", at: round3(this.utteranceAt), lagMs: this.lagMs });
     } else if (reason === "end") {

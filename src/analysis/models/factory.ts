@@ -12,12 +12,14 @@ import { ChatOpenAI } from "@langchain/openai";
 import { ChatOllama } from "@langchain/ollama";
 import { z } from "zod";
 import { modelsDir, type Config } from "../../config/index.js";
+import { defaultLlmEntry } from "../../models/catalogue.js";
 import type { Logger } from "../../util/log.js";
 import { LlmUnavailableError } from "../types.js";
 import { ChatNodeLlamaCpp, EmbeddedRuntime } from "./embedded.js";
 
 /** The embedded default: small enough for 2 cores (~10 s per report), documented in docs/analysis.md. */
-export const DEFAULT_EMBEDDED_MODEL = "qwen2.5-0.5b-instruct-q8_0.gguf";
+/** The catalogue's default LLM file (src/models/catalogue.ts DEFAULT_LLM_MODEL): what `models pull` fetches is what loads. */
+export const DEFAULT_EMBEDDED_MODEL = defaultLlmEntry().file;
 export const DEFAULT_REMOTE_MODEL = { ollama: "llama3:8b-instruct-q4_K_M", openai: "meta-llama/Meta-Llama-3-8B-Instruct" } as const;
 
 export type StructuredResult = { raw: BaseMessage; parsed: unknown | null };
