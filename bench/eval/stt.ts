@@ -41,6 +41,8 @@ export const VARIANTS: Record<string, Partial<StreamPolicy>> = {
   "utterance-plain": { agreement: 0, verbatimPrompt: false },
   "utterance-w6": { agreement: 0, maxWindowMs: 6000 },
   "utterance-plain-w6": { agreement: 0, verbatimPrompt: false, maxWindowMs: 6000 },
+  "utterance-noguard": { agreement: 0, guards: { ...DEFAULT_POLICY.guards, logprobThreshold: -Infinity } },
+  "utterance-lp15": { agreement: 0, guards: { ...DEFAULT_POLICY.guards, logprobThreshold: -1.5 } },
   "utterance-plain-noguard": { agreement: 0, verbatimPrompt: false, guards: { ...DEFAULT_POLICY.guards, logprobThreshold: -Infinity } },
 };
 

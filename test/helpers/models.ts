@@ -41,7 +41,8 @@ export async function findRealModel(): Promise<{ name: string; path: string } | 
   return null;
 }
 
-export const REAL_MODELS_DIR = resolve(process.env.PARLANCE_REAL_MODELS_DIR ?? ".cache/real-models");
+export { REAL_MODELS_DIR } from "./real-models.js";
+import { REAL_MODELS_DIR } from "./real-models.js";
 
 /**
  * The real tiny.en weights scripts/fetch-real-models.sh placed (its verification record must
