@@ -13,6 +13,7 @@
 //   wall time, latencies by the clock.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { loadavg } from "node:os";
 import { EmbeddedWhisperTranscriber } from "../../src/stt/embedded.js";
 import { DecodeScheduler } from "../../src/stt/scheduler.js";
 import { SttStream, DEFAULT_POLICY, type StreamPolicy } from "../../src/stt/stream.js";
@@ -234,6 +235,8 @@ async function main() {
   writeFileSync(cachePath, JSON.stringify(Object.fromEntries([...offlineText].filter(([k]) => !k.startsWith("speaker-")))));
 
   const results: ItemResult[] = [];
+  const out = arg("json", "");
+  console.log(`encoder window: ${audioCtx}, pad ${padSec} s`);
   for (const variant of variants) {
     const policy = policyFor(variant);
     const queue = [...items];
@@ -270,13 +273,12 @@ async function main() {
       }),
     );
     console.error(`${variant}: ${((performance.now() - v0) / 1000).toFixed(0)} s`);
+    // Each variant's figures as soon as it is done: a long run interrupted keeps what it measured.
+    report(results.filter((r) => r.variant === variant), { model, verification, pace, variants: [variant], sets, header: variant === variants[0] });
+    if (out) writeFileSync(out, JSON.stringify(results, null, 1));
   }
   await streamEngine.close();
   await offlineEngine.close();
-  console.log(`encoder window: ${audioCtx}, pad ${padSec} s`);
-  report(results, { model, verification, pace, variants, sets });
-  const out = arg("json", "");
-  if (out) writeFileSync(out, JSON.stringify(results, null, 1));
 }
 
 export function summarize(rs: ItemResult[]) {
@@ -310,12 +312,14 @@ export function summarize(rs: ItemResult[]) {
   };
 }
 
-function report(rs: ItemResult[], meta: { model: string; verification: string; pace: string; variants: string[]; sets: string[] }) {
+function report(rs: ItemResult[], meta: { model: string; verification: string; pace: string; variants: string[]; sets: string[]; header: boolean }) {
   const f = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : "-");
-  console.log(`model: ${meta.model} (${meta.verification.includes("unverified") ? "unverified conversion" : meta.verification})`);
-  console.log(`pace: ${meta.pace}`);
-  console.log("| variant | set | items | ref words | streamed WER | offline WER | ratio | words on noise | first partial p50/p95 s | commit p50/p95 s | end->final p50/max s | lost start/end per utt (offline) | loops | doubled |");
-  console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  if (meta.header) {
+    console.log(`model: ${meta.model} (${meta.verification.includes("unverified") ? "unverified conversion" : meta.verification})`);
+    console.log(`pace: ${meta.pace}; load average ${loadavg().map((x) => x.toFixed(2)).join(" ")}`);
+    console.log("| variant | set | items | ref words | streamed WER | offline WER | ratio | words on noise | first partial p50/p95 s | commit p50/p95 s | end->final p50/max s | lost start/end per utt (offline) | loops | doubled |");
+    console.log("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+  }
   for (const v of meta.variants) {
     for (const set of [...meta.sets, "all speech"]) {
       const sub = rs.filter((r) => r.variant === v && (set === "all speech" ? r.set !== "noise" : r.set === set));

@@ -233,3 +233,54 @@ test("close() abandons the stream: the iterator ends with no further events", as
   const ev = await c.finished;
   assert.ok(!ev.some((e) => e.type === "final" || e.type === "ended"));
 });
+
+test("echo cut: a whole phrase said again is dropped (and an unfinished copy after it); a learner's short repeat stays", () => {
+  const words = (t: string) => t.split(" ").map((w, i) => sw(w, i * 0.2));
+  const echo = cutRepetition(words("I'm from the cutter lying off the coast. I'm from the cutter lying off the coast. I'm from the cutter"));
+  assert.ok(echo.cut);
+  assert.equal(echo.words.map((w) => w.word).join(" "), "I'm from the cutter lying off the coast.");
+  const cont = cutRepetition(words("we went to the park we went to the park and played"));
+  assert.equal(cont.words.map((w) => w.word).join(" "), "we went to the park and played", "what follows the copy is kept");
+  for (const real of ["I I go to school", "to the, to the market", "he said no no no", "I want to, I want to go"]) {
+    assert.equal(cutRepetition(words(real)).cut, false, real);
+  }
+});
+
+test("agreement 0: nothing is committed before the utterance ends, then all of it at once", async () => {
+  const words = steadySpeech(0.5, 4.5, 0.4);
+  const fake = new FakeTranscriber({ respond: timelineResponder(words) });
+  const { stream } = makeStream(fake, { agreement: 0 });
+  const c = collect(stream);
+  await feed(stream, concat(silence(0.5), voiced(4), silence(1.5)));
+  stream.end();
+  const ev = await c.finished;
+  assert.deepEqual(finalWords(ev), words.map((w) => w.word));
+  assert.ok(finals(ev).every((f) => f.reason === "utterance_end"), JSON.stringify(finals(ev).map((f) => f.reason)));
+  assert.ok(ev.filter((e) => e.type === "partial").length >= 3, "partials while speaking");
+});
+
+test("agreement 3 commits later than agreement 2, and the same words", async () => {
+  const words = steadySpeech(0.5, 6.5, 0.4);
+  const firstCommit = async (agreement: number) => {
+    const { stream } = makeStream(new FakeTranscriber({ respond: timelineResponder(words) }), { agreement });
+    const c = collect(stream);
+    await feed(stream, concat(silence(0.5), voiced(6), silence(1.5)));
+    stream.end();
+    const ev = await c.finished;
+    assert.deepEqual(finalWords(ev), words.map((w) => w.word));
+    return ev.findIndex((e) => e.type === "final");
+  };
+  assert.ok((await firstCommit(3)) > (await firstCommit(2)));
+});
+
+test("the first decode after silence comes firstUpdateMs after the speech, the next ones at updateMs", async () => {
+  const fake = new FakeTranscriber({ respond: timelineResponder(steadySpeech(1, 4, 0.4)) });
+  const { stream } = makeStream(fake, { firstUpdateMs: 500, updateMs: 1000 });
+  const c = collect(stream);
+  await feed(stream, concat(silence(1), voiced(3)));
+  stream.end();
+  await c.finished;
+  const ends = fake.calls.map((x) => x.offset + x.duration);
+  assert.ok(ends[0]! < 1.8, `first decode ends at ${ends[0]} s of stream (speech from 1 s)`);
+  assert.ok(ends[1]! - ends[0]! >= 0.99, `second decode ${ends[1]! - ends[0]!} s later`);
+});
