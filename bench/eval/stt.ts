@@ -17,6 +17,8 @@ import { loadavg } from "node:os";
 import { EmbeddedWhisperTranscriber } from "../../src/stt/embedded.js";
 import { DecodeScheduler } from "../../src/stt/scheduler.js";
 import { SttStream, DEFAULT_POLICY, type StreamPolicy } from "../../src/stt/stream.js";
+import { policyFromConfig } from "../../src/stt/service.js";
+import { loadConfig } from "../../src/config/index.js";
 import type { SpeechEvent, Transcriber } from "../../src/stt/types.js";
 import { loadNative, loadNoise, loadSpeechocean, RATE, type EvalItem } from "./stt-data.js";
 import { alignRef, corpusWer, normalizeText, repeatedNgrams, werCounts, type WerCounts } from "./wer.js";
@@ -32,18 +34,24 @@ const AUDIO_DIR = resolve(process.env.PARLANCE_AUDIO_DIR ?? "../shared/audio");
 const REAL_DIR = resolve(process.env.PARLANCE_REAL_MODELS_DIR ?? ".cache/real-models");
 const CHUNK = RATE / 4;
 
-/** The policy variants compared (docs/bench-stt-accuracy.md says which won and why). */
+/**
+ * The policy variants compared (docs/bench-stt-accuracy.md says which won and why), each relative
+ * to the round-1 policy: LocalAgreement-2, verbatim prompt, 800 ms utterance end, log-prob guard -1.
+ */
+const ROUND1: Partial<StreamPolicy> = { agreement: 2, verbatimPrompt: true, utteranceEndMs: 800, firstUpdateMs: 1000, guards: { ...DEFAULT_POLICY.guards, logprobThreshold: -1 } };
+const noGuard = { guards: { ...DEFAULT_POLICY.guards, logprobThreshold: -Infinity } };
 export const VARIANTS: Record<string, Partial<StreamPolicy>> = {
-  la2: {},
-  "la2-plain": { verbatimPrompt: false },
-  la3: { agreement: 3 },
-  utterance: { agreement: 0 },
-  "utterance-plain": { agreement: 0, verbatimPrompt: false },
-  "utterance-w6": { agreement: 0, maxWindowMs: 6000 },
-  "utterance-plain-w6": { agreement: 0, verbatimPrompt: false, maxWindowMs: 6000 },
-  "utterance-noguard": { agreement: 0, guards: { ...DEFAULT_POLICY.guards, logprobThreshold: -Infinity } },
-  "utterance-lp15": { agreement: 0, guards: { ...DEFAULT_POLICY.guards, logprobThreshold: -1.5 } },
-  "utterance-plain-noguard": { agreement: 0, verbatimPrompt: false, guards: { ...DEFAULT_POLICY.guards, logprobThreshold: -Infinity } },
+  la2: ROUND1,
+  "la2-plain": { ...ROUND1, verbatimPrompt: false },
+  la3: { ...ROUND1, agreement: 3 },
+  utterance: { ...ROUND1, agreement: 0 },
+  "utterance-plain": { ...ROUND1, agreement: 0, verbatimPrompt: false },
+  "utterance-w6": { ...ROUND1, agreement: 0, maxWindowMs: 6000 },
+  "utterance-noguard": { ...ROUND1, agreement: 0, ...noGuard },
+  "utterance-plain-noguard": { ...ROUND1, agreement: 0, verbatimPrompt: false, ...noGuard },
+  "utterance-plain-noguard-ue1000": { ...ROUND1, agreement: 0, verbatimPrompt: false, utteranceEndMs: 1000, ...noGuard },
+  "utterance-plain-noguard-ue1200": { ...ROUND1, agreement: 0, verbatimPrompt: false, utteranceEndMs: 1200, ...noGuard },
+  "la2-plain-noguard-ue1200": { ...ROUND1, verbatimPrompt: false, utteranceEndMs: 1200, ...noGuard },
 };
 
 export interface StreamRun {
@@ -58,6 +66,8 @@ export interface StreamRun {
 }
 
 function policyFor(variant: string): StreamPolicy {
+  // "default": exactly what the server runs with the default configuration.
+  if (variant === "default") return policyFromConfig(loadConfig({ env: {} }));
   const v = VARIANTS[variant];
   if (!v) throw new Error(`unknown variant ${variant}; known: ${Object.keys(VARIANTS).join(", ")}`);
   return { ...DEFAULT_POLICY, ...v };

@@ -175,7 +175,7 @@ export const ConfigSchema = z.object({
       /** The first decode after silence, this soon after speech starts (the first partial). */
       firstUpdateMs: ms(500),
       maxWindowMs: ms(15000),
-      utteranceEndMs: ms(800),
+      utteranceEndMs: ms(1200),
       vadModel: optionalString, // silero ggml file (name in models dir or path)
       maxStreams: z.coerce.number().int().min(0).default(0), // 0 = measure capacity at start
       audioCtx: z.enum(["trim", "full"]).default("trim"),
@@ -184,12 +184,12 @@ export const ConfigSchema = z.object({
       /** Commit rule: words N consecutive decodes agree on are committed; 0 = each utterance committed whole at its end. */
       agreement: z.coerce.number().int().min(0).max(5).default(0),
       promptTailChars: z.coerce.number().int().min(0).default(200),
-      /** Prompt Whisper with a verbatim-style preamble (keeps fillers and learner errors). */
-      verbatimPrompt: bool.default(true),
+      /** Prompt Whisper with a verbatim-style preamble (keeps fillers; costs accuracy on learners: docs/bench-stt-accuracy.md). */
+      verbatimPrompt: bool.default(false),
       /** Consecutive failed decodes after which a session is closed (1011); 0 = never. */
       maxConsecutiveFailures: z.coerce.number().int().min(0).default(30),
       /** Guards: segments below this mean token log-probability, or above this no-speech probability, are dropped. */
-      logprobThreshold: z.coerce.number().default(-1.0),
+      logprobThreshold: z.coerce.number().default(-Infinity), // off: at -1 it dropped real learner speech (docs/bench-stt-accuracy.md)
       noSpeechThreshold: z.coerce.number().min(0).max(1).default(0.6),
     })
     .prefault({}),

@@ -105,7 +105,7 @@ export const VERBATIM_PROMPTS: Readonly<Record<string, string>> = {
     "It was, like, very nice day. Er, then we go home and, you know, we was cooking the dinner together and I, I cut the onion.",
 };
 
-export const DEFAULT_GUARDS: GuardOptions = { logprobThreshold: -1.0, noSpeechThreshold: 0.6, suppressHallucinations: true };
+export const DEFAULT_GUARDS: GuardOptions = { logprobThreshold: -Infinity, noSpeechThreshold: 0.6, suppressHallucinations: true };
 
 // Phrases Whisper produces on silence or noise (from its YouTube-subtitle training data). Always
 // dropped when they are the whole segment; real learners rarely say exactly these alone.

@@ -40,12 +40,12 @@ export const DEFAULT_POLICY: StreamPolicy = {
   updateMs: 1000,
   firstUpdateMs: 500,
   maxWindowMs: 15000,
-  utteranceEndMs: 800,
+  utteranceEndMs: 1200,
   promptTailChars: 200,
-  verbatimPrompt: true,
+  verbatimPrompt: false,
   maxConsecutiveFailures: 30,
   preRollMs: 300,
-  agreement: 2,
+  agreement: 0,
   guards: DEFAULT_GUARDS,
 };
 

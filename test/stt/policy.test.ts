@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { FakeTranscriber, timelineResponder, steadySpeech, type ScriptWord } from "../../src/stt/fake.js";
-import { agreedPrefix, cutRepetition, dedupeSeam, isHallucination, VERBATIM_PROMPTS } from "../../src/stt/policy.js";
+import { agreedPrefix, cutRepetition, dedupeSeam, isHallucination, DEFAULT_GUARDS, VERBATIM_PROMPTS } from "../../src/stt/policy.js";
 import { collect, concat, feed, finalWords, finals, makeStream, silence, voiced } from "./_util.js";
 
 const sw = (word: string, start: number, end = start + 0.3) => ({ word, start, end, probability: 0.9 });
@@ -23,7 +23,7 @@ test("agreedPrefix, dedupeSeam and cutRepetition on plain word lists", () => {
 test("LocalAgreement-2 commits words two decodes agree on, in order, exactly once", async () => {
   const words = steadySpeech(0.5, 6.5, 0.4);
   const fake = new FakeTranscriber({ respond: timelineResponder(words) });
-  const { stream } = makeStream(fake);
+  const { stream } = makeStream(fake, { agreement: 2, utteranceEndMs: 800 });
   const c = collect(stream);
   await feed(stream, concat(silence(0.5), voiced(6), silence(1.5)));
   stream.end();
@@ -117,7 +117,8 @@ test("guards: hallucinated phrases and low log-probability segments commit nothi
     const fake = new FakeTranscriber({
       respond: (call) => [{ ...seg, start: 0, end: call.duration, noSpeechProb: 0.1, words: seg.text.split(" ").map((w, i) => ({ word: w, start: i * 0.3, end: i * 0.3 + 0.2, probability: 0.5 })) }],
     });
-    const { stream } = makeStream(fake);
+    // The log-probability guard is off by default (it dropped real learner speech); on, it drops.
+    const { stream } = makeStream(fake, { guards: { ...DEFAULT_GUARDS, logprobThreshold: -1 } });
     const c = collect(stream);
     await feed(stream, concat(silence(0.5), voiced(3), silence(1)));
     stream.end();
@@ -162,7 +163,7 @@ test("flush commits everything pending and streaming goes on; end commits the re
 test("the prompt carries a bounded tail of committed text", async () => {
   const words = steadySpeech(0.5, 12.5, 0.4, "word");
   const fake = new FakeTranscriber({ respond: timelineResponder(words) });
-  const { stream } = makeStream(fake, { promptTailChars: 40 });
+  const { stream } = makeStream(fake, { promptTailChars: 40, agreement: 2 });
   const c = collect(stream);
   await feed(stream, concat(silence(0.5), voiced(12), silence(1)));
   stream.end();
@@ -176,7 +177,7 @@ test("the prompt carries a bounded tail of committed text", async () => {
 test("every prompt is as long as the budget: the verbatim preamble first, then committed text replaces it", async () => {
   const words = steadySpeech(0.5, 12.5, 0.4, "word");
   const fake = new FakeTranscriber({ respond: timelineResponder(words) });
-  const { stream } = makeStream(fake, { promptTailChars: 120 });
+  const { stream } = makeStream(fake, { promptTailChars: 120, agreement: 2, verbatimPrompt: true });
   const c = collect(stream);
   await feed(stream, concat(silence(0.5), voiced(12), silence(1)));
   stream.end();
@@ -189,7 +190,7 @@ test("every prompt is as long as the budget: the verbatim preamble first, then c
   assert.match(prompts.at(-1)!, /word2\d$/, "committed text takes over at the end");
 
   const plain = new FakeTranscriber({ respond: timelineResponder(words) });
-  const off = makeStream(plain, { promptTailChars: 120, verbatimPrompt: false });
+  const off = makeStream(plain, { promptTailChars: 120, agreement: 2, verbatimPrompt: false });
   const c2 = collect(off.stream);
   await feed(off.stream, concat(silence(0.5), voiced(12), silence(1)));
   off.stream.end();
