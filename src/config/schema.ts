@@ -189,7 +189,8 @@ export const ConfigSchema = z.object({
       /** Consecutive failed decodes after which a session is closed (1011); 0 = never. */
       maxConsecutiveFailures: z.coerce.number().int().min(0).default(30),
       /** Guards: segments below this mean token log-probability, or above this no-speech probability, are dropped. */
-      logprobThreshold: z.coerce.number().default(-Infinity), // off: at -1 it dropped real learner speech (docs/bench-stt-accuracy.md)
+      // Unset = off: at -1 it dropped real learner speech (docs/bench-stt-accuracy.md).
+      logprobThreshold: z.coerce.number().optional(),
       noSpeechThreshold: z.coerce.number().min(0).max(1).default(0.6),
     })
     .prefault({}),

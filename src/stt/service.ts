@@ -131,7 +131,7 @@ export function policyFromConfig(config: Config, guards?: Partial<GuardOptions>)
     verbatimPrompt: s.verbatimPrompt,
     maxConsecutiveFailures: s.maxConsecutiveFailures,
     agreement: s.agreement,
-    guards: { ...DEFAULT_GUARDS, logprobThreshold: s.logprobThreshold, noSpeechThreshold: s.noSpeechThreshold, ...guards },
+    guards: { ...DEFAULT_GUARDS, logprobThreshold: s.logprobThreshold ?? -Infinity, noSpeechThreshold: s.noSpeechThreshold, ...guards },
   };
 }
 
