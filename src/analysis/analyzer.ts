@@ -6,11 +6,11 @@ import type { Document } from "@langchain/core/documents";
 import type { Config } from "../config/index.js";
 import { Report, REPORT_SCHEMA_VERSION, type LlmStatus, type Recommendation, type Resource } from "../protocol/report.js";
 import type { Logger } from "../util/log.js";
-import { PROMPT_VERSION, runFeedbackChain, type PromptVars } from "./chain.js";
+import { PROMPT_VERSION, promptPrefix, runFeedbackChain, type PromptVars, type PromptVersion } from "./chain.js";
 import type { LlmFeedback } from "./llm-schema.js";
-import { fluencyMetrics, lexicalTokens } from "./metrics.js";
+import { disfluencies, fluencyMetrics, lexicalTokens } from "./metrics.js";
 import { createLlmBackend, type LlmBackend } from "./models/factory.js";
-import { postCheckErrors } from "./postcheck.js";
+import { ALL_GATES, postCheckErrors, type Gate, type PostCheckContext } from "./postcheck.js";
 import { assessQuality, type QualityResult } from "./quality.js";
 import { joinWords } from "./text.js";
 import type { AnalysisInput, Analyzer } from "./types.js";
@@ -21,6 +21,19 @@ export interface AnalyzerDeps {
   retriever?: BaseRetriever;
   /** For tests: a ready backend instead of the one config.llm describes. */
   backend?: LlmBackend;
+  /** Prompt version (default PROMPT_VERSION); eval:feedback compares versions. */
+  promptVersion?: PromptVersion;
+  /** Post-check gates to apply (default all); eval:feedback measures each. */
+  gates?: ReadonlySet<Gate>;
+}
+
+/** What eval:feedback needs besides the report: the raw LLM answer and what the gates saw. */
+export interface AnalysisDetail {
+  report: Report;
+  feedback: LlmFeedback | null;
+  check: PostCheckContext | null;
+  /** Lesson ids the retriever offered (the only ones a report may cite). */
+  offeredLessons: string[];
 }
 
 interface Base {
@@ -34,7 +47,7 @@ export function deterministicReport(input: AnalysisInput, config: Pick<Config, "
   return buildBase(input, config, llmStatus, modelName).report;
 }
 
-function buildBase(input: AnalysisInput, config: Pick<Config, "analysis">, llmStatus: LlmStatus, modelName: string): Base {
+function buildBase(input: AnalysisInput, config: Pick<Config, "analysis">, llmStatus: LlmStatus, modelName: string, promptVersion: string = PROMPT_VERSION): Base {
   const words = input.words;
   const transcript = joinWords(words);
   const quality = assessQuality(words, { confidenceThreshold: config.analysis.confidenceThreshold, minWords: config.analysis.minWords });
@@ -68,7 +81,7 @@ function buildBase(input: AnalysisInput, config: Pick<Config, "analysis">, llmSt
           : quality.quality === "partly_unreliable"
             ? `Some words were not recognised clearly and are not judged as grammar. ${quality.detail.advice.join(" ")}`
             : null,
-    versions: { model: modelName, prompt: PROMPT_VERSION, schema: REPORT_SCHEMA_VERSION },
+    versions: { model: modelName, prompt: promptVersion, schema: REPORT_SCHEMA_VERSION },
   };
   return { report, quality, transcript };
 }
@@ -102,6 +115,7 @@ function toResource(d: Document): Resource {
  */
 export class LlmAnalyzer implements Analyzer {
   readonly modelName: string;
+  readonly promptVersion: PromptVersion;
   private sttThreads = 0;
   private readonly waiting: (() => void)[] = [];
   private readonly cores = availableParallelism();
@@ -112,7 +126,23 @@ export class LlmAnalyzer implements Analyzer {
     private readonly backend: LlmBackend,
   ) {
     this.modelName = backend.name;
+    this.promptVersion = deps.promptVersion ?? PROMPT_VERSION;
     this.applyThreadBudget();
+  }
+
+  /**
+   * Loads the model and evaluates the prompt prefix (system prompt, few-shot pairs) once, so
+   * reports pay only for their own transcript. Never throws: a missing model is logged and the
+   * first report tries again.
+   */
+  async warmup(): Promise<void> {
+    const t0 = Date.now();
+    try {
+      const r = await this.backend.prime(await promptPrefix(this.promptVersion));
+      if (r.sequences) this.deps.logger.info({ ms: Date.now() - t0, tokens: r.tokens, sequences: r.sequences }, "LLM prompt prefix evaluated");
+    } catch (err) {
+      this.deps.logger.warn({ err: (err as Error).message }, "LLM warm-up failed; the first report loads the model");
+    }
   }
 
   /** Tell the analyzer how many inference threads live transcription is using now. */
@@ -173,9 +203,21 @@ export class LlmAnalyzer implements Analyzer {
   }
 
   async analyze(input: AnalysisInput): Promise<Report> {
-    const base = buildBase(input, this.config, "skipped", this.modelName);
+    return (await this.analyzeDetailed(input)).report;
+  }
+
+  async analyzeDetailed(input: AnalysisInput): Promise<AnalysisDetail> {
+    const base = buildBase(input, this.config, "skipped", this.modelName, this.promptVersion);
     const { report, quality, transcript } = base;
-    if (quality.quality === "unusable") return Report.parse(report);
+    if (quality.quality === "unusable") return { report: Report.parse(report), feedback: null, check: null, offeredLessons: [] };
+    // The learner sees transcript, fluency and vocabulary now; the LLM part follows.
+    if (input.onProvisional) {
+      try {
+        input.onProvisional(Report.parse({ ...report, status: "pending", llm_status: "pending", message: "Your transcript is saved; the detailed feedback will follow shortly." }));
+      } catch (err) {
+        this.deps.logger.warn({ err: (err as Error).message }, "provisional report not delivered");
+      }
+    }
 
     const docs = await this.lessons([input.task ?? "", transcript.text].join("\n").slice(0, 2000));
     const byId = new Map(docs.map((d) => [String(d.metadata.lesson_id), d]));
@@ -183,7 +225,8 @@ export class LlmAnalyzer implements Analyzer {
       task: input.task ?? "(free speaking)",
       learner_level: input.learner?.level ?? "unknown",
       numbered: input.words.map((w, i) => `${i}:${quality.uncertain[i] ? `??${w.word.trim()}??` : w.word.trim()}`).join(" "),
-      text: transcript.text,
+      // v2 shows the words once, with uncertain ones marked; v1 shows them numbered and plain here.
+      text: this.promptVersion === "feedback-v1" ? transcript.text : input.words.map((w, i) => (quality.uncertain[i] ? `??${w.word.trim()}??` : w.word.trim())).join(" "),
       fluency: JSON.stringify({
         words_per_minute: report.fluency.words_per_minute,
         fillers: report.fluency.fillers.count,
@@ -192,22 +235,33 @@ export class LlmAnalyzer implements Analyzer {
         self_corrections: report.fluency.self_corrections,
       }),
       lessons: docs.length
-        ? docs.map((d) => `${d.metadata.lesson_id}: ${d.metadata.title ?? ""} [${d.metadata.level ?? "any"}] ${(d.metadata.tags ?? []).join(", ")}`).join("\n")
+        ? this.promptVersion === "feedback-v1"
+          ? docs.map((d) => `${d.metadata.lesson_id}: ${d.metadata.title ?? ""} [${d.metadata.level ?? "any"}] ${(d.metadata.tags ?? []).join(", ")}`).join("\n")
+          : docs.map((d) => `${d.metadata.lesson_id}: ${d.metadata.title ?? ""}`).join("; ")
         : "(none)",
     };
 
     await this.waitForFreeCore(input.sessionId, input.signal);
-    const result = await runFeedbackChain(this.backend, vars, input.signal); // LlmUnavailableError propagates
+    const result = await runFeedbackChain(this.backend, vars, input.signal, this.promptVersion); // LlmUnavailableError propagates
+    const check: PostCheckContext = {
+      words: report.transcript.words,
+      transcript: base.transcript,
+      uncertain: base.quality.uncertain,
+      disfluent: disfluencies(input.words).indices,
+      gates: this.deps.gates ?? ALL_GATES,
+    };
+    const offeredLessons = [...byId.keys()];
     if (!result.feedback) {
       this.deps.logger.warn({ sessionId: input.sessionId, problems: result.problems }, "LLM output invalid after one repair; deterministic report");
-      return Report.parse({ ...report, llm_status: "failed", message: "Detailed grammar feedback is not available for this answer; the fluency and vocabulary figures are." });
+      const failed = Report.parse({ ...report, llm_status: "failed", message: "Detailed grammar feedback is not available for this answer; the fluency and vocabulary figures are." });
+      return { report: failed, feedback: null, check, offeredLessons };
     }
-    return Report.parse(this.merge(report, base, result.feedback, result.status as "ok" | "repaired", byId, docs));
+    return { report: Report.parse(this.merge(report, check, result.feedback, result.status as "ok" | "repaired", byId, docs)), feedback: result.feedback, check, offeredLessons };
   }
 
-  private merge(report: Report, base: Base, fb: LlmFeedback, status: "ok" | "repaired", byId: Map<string, Document>, docs: Document[]): Report {
-    const { errors, dropped } = postCheckErrors(fb.errors, { words: report.transcript.words, transcript: base.transcript, uncertain: base.quality.uncertain });
-    if (dropped.length) this.deps.logger.debug({ dropped: dropped.map((d) => d.reason) }, "LLM errors dropped by the post-check");
+  private merge(report: Report, check: PostCheckContext, fb: LlmFeedback, status: "ok" | "repaired", byId: Map<string, Document>, docs: Document[]): Report {
+    const { errors, dropped } = postCheckErrors(fb.errors, check);
+    if (dropped.length) this.deps.logger.debug({ dropped: dropped.map((d) => `${d.gate}: ${d.reason}`) }, "LLM errors dropped by the post-check");
     const recommendations: Recommendation[] = fb.recommendations.slice(0, 3).map((r) => {
       // Only lessons the retriever returned may be cited; an unknown id is an invention.
       let resources = r.lesson_ids.filter((id) => byId.has(id)).map((id) => toResource(byId.get(id)!));

@@ -11,6 +11,11 @@ export interface AnalysisInput {
   learner?: { level?: string; locale?: string };
   task?: string;
   signal?: AbortSignal;
+  /**
+   * Called once, before the LLM runs, with the parts that need no LLM (transcript, fluency,
+   * vocabulary; status "pending"), so the learner sees them at once. Not called when no LLM runs.
+   */
+  onProvisional?: (report: Report) => void;
 }
 
 export interface Analyzer {
