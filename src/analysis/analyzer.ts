@@ -219,7 +219,9 @@ export class LlmAnalyzer implements Analyzer {
       }
     }
 
-    const docs = await this.lessons([input.task ?? "", transcript.text].join("\n").slice(0, 2000));
+    const v1 = this.promptVersion === "feedback-v1";
+    // v1 lists lessons in the prompt; v2 looks them up after the LLM, from the errors it kept.
+    const docs = v1 ? await this.lessons([input.task ?? "", transcript.text].join("\n").slice(0, 2000)) : [];
     const byId = new Map(docs.map((d) => [String(d.metadata.lesson_id), d]));
     const vars: PromptVars = {
       task: input.task ?? "(free speaking)",
@@ -234,11 +236,7 @@ export class LlmAnalyzer implements Analyzer {
         repetitions: report.fluency.repetitions,
         self_corrections: report.fluency.self_corrections,
       }),
-      lessons: docs.length
-        ? this.promptVersion === "feedback-v1"
-          ? docs.map((d) => `${d.metadata.lesson_id}: ${d.metadata.title ?? ""} [${d.metadata.level ?? "any"}] ${(d.metadata.tags ?? []).join(", ")}`).join("\n")
-          : docs.map((d) => `${d.metadata.lesson_id}: ${d.metadata.title ?? ""}`).join("; ")
-        : "(none)",
+      lessons: docs.length ? docs.map((d) => `${d.metadata.lesson_id}: ${d.metadata.title ?? ""} [${d.metadata.level ?? "any"}] ${(d.metadata.tags ?? []).join(", ")}`).join("\n") : "(none)",
     };
 
     await this.waitForFreeCore(input.sessionId, input.signal);
@@ -250,24 +248,53 @@ export class LlmAnalyzer implements Analyzer {
       disfluent: disfluencies(input.words).indices,
       gates: this.deps.gates ?? ALL_GATES,
     };
-    const offeredLessons = [...byId.keys()];
     if (!result.feedback) {
       this.deps.logger.warn({ sessionId: input.sessionId, problems: result.problems }, "LLM output invalid after one repair; deterministic report");
       const failed = Report.parse({ ...report, llm_status: "failed", message: "Detailed grammar feedback is not available for this answer; the fluency and vocabulary figures are." });
-      return { report: failed, feedback: null, check, offeredLessons };
+      return { report: failed, feedback: null, check, offeredLessons: [...byId.keys()] };
     }
-    return { report: Report.parse(this.merge(report, check, result.feedback, result.status as "ok" | "repaired", byId, docs)), feedback: result.feedback, check, offeredLessons };
+    const { errors, dropped } = postCheckErrors(result.feedback.errors, check);
+    if (dropped.length) this.deps.logger.debug({ dropped: dropped.map((d) => `${d.gate}: ${d.reason}`) }, "LLM errors dropped by the post-check");
+    if (!v1) {
+      const grammar = errors.filter((e) => e.type !== "recognition_uncertain");
+      const found = await this.lessons(grammar.map((e) => `${e.type.replace(/_/g, " ")} ${e.original} ${e.correction}`).join("\n").slice(0, 2000));
+      for (const d of found) byId.set(String(d.metadata.lesson_id), d);
+      docs.push(...found);
+    }
+    const merged = this.merge(report, errors, result.feedback, result.status as "ok" | "repaired", byId, docs);
+    return { report: Report.parse(merged), feedback: result.feedback, check, offeredLessons: [...byId.keys()] };
   }
 
-  private merge(report: Report, check: PostCheckContext, fb: LlmFeedback, status: "ok" | "repaired", byId: Map<string, Document>, docs: Document[]): Report {
-    const { errors, dropped } = postCheckErrors(fb.errors, check);
-    if (dropped.length) this.deps.logger.debug({ dropped: dropped.map((d) => `${d.gate}: ${d.reason}`) }, "LLM errors dropped by the post-check");
-    const recommendations: Recommendation[] = fb.recommendations.slice(0, 3).map((r) => {
-      // Only lessons the retriever returned may be cited; an unknown id is an invention.
-      let resources = r.lesson_ids.filter((id) => byId.has(id)).map((id) => toResource(byId.get(id)!));
-      if (resources.length === 0 && r.focus) resources = docs.filter((d) => (d.metadata.tags ?? []).includes(r.focus)).slice(0, 2).map(toResource);
-      return { title: r.title, reason: r.reason, focus: r.focus || null, resources };
-    });
+  /** v2: one recommendation per error type (most frequent first), citing lessons tagged with it. */
+  private recommendationsFromErrors(errors: Report["errors"], docs: Document[]): Recommendation[] {
+    const byType = new Map<string, Report["errors"]>();
+    for (const e of errors) if (e.type !== "recognition_uncertain") byType.set(e.type, [...(byType.get(e.type) ?? []), e]);
+    return [...byType.entries()]
+      .sort((a, b) => b[1].length - a[1].length)
+      .slice(0, 3)
+      .map(([type, es]) => {
+        const lessons = docs.filter((d) => (d.metadata.tags ?? []).includes(type)).slice(0, 2);
+        const label = type.replace(/_/g, " ");
+        const example = es[0]!;
+        return {
+          title: lessons[0] ? String(lessons[0].metadata.title ?? label) : `Practise ${label}`,
+          reason: `${es.length} ${label} error${es.length === 1 ? "" : "s"}, e.g. "${example.original}" -> "${example.correction}".`,
+          focus: type,
+          resources: lessons.map(toResource),
+        };
+      });
+  }
+
+  private merge(report: Report, errors: Report["errors"], fb: LlmFeedback, status: "ok" | "repaired", byId: Map<string, Document>, docs: Document[]): Report {
+    const recommendations: Recommendation[] =
+      fb.recommendations === null
+        ? this.recommendationsFromErrors(errors, docs)
+        : fb.recommendations.slice(0, 3).map((r) => {
+            // Only lessons the retriever returned may be cited; an unknown id is an invention.
+            let resources = r.lesson_ids.filter((id) => byId.has(id)).map((id) => toResource(byId.get(id)!));
+            if (resources.length === 0 && r.focus) resources = docs.filter((d) => (d.metadata.tags ?? []).includes(r.focus)).slice(0, 2).map(toResource);
+            return { title: r.title, reason: r.reason, focus: r.focus || null, resources };
+          });
     const usedTypes = new Set(errors.map((e) => e.type));
     return {
       ...report,

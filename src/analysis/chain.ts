@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { ChatPromptTemplate, PromptTemplate } from "@langchain/core/prompts";
 import { AIMessage, HumanMessage, SystemMessage, type BaseMessage } from "@langchain/core/messages";
 import type { z } from "zod";
-import { LlmFeedbackV1, LlmFeedbackV2, type LlmFeedback } from "./llm-schema.js";
+import { LlmFeedbackV1, LlmFeedbackV2, normalizeFeedback, type LlmFeedback } from "./llm-schema.js";
 import type { LlmBackend } from "./models/factory.js";
 import { LlmUnavailableError } from "./types.js";
 
@@ -29,6 +29,7 @@ export interface PromptVars {
   /** The transcript; in v2 uncertain words are marked ??word?? here. */
   text: string;
   fluency: string;
+  /** v1 only: the retrieved lessons the model may cite (v2 recommendations are built in code). */
   lessons: string;
 }
 
@@ -100,7 +101,7 @@ function contentOf(m: BaseMessage): string {
   return typeof m.content === "string" ? m.content : JSON.stringify(m.content);
 }
 
-function validate(schema: z.ZodType, res: { parsed: unknown; raw: BaseMessage; error?: string }): { ok: true; value: LlmFeedback } | { ok: false; problems: string[] } {
+function validate(version: PromptVersion, res: { parsed: unknown; raw: BaseMessage; error?: string }): { ok: true; value: LlmFeedback } | { ok: false; problems: string[] } {
   const { parsed, raw } = res;
   if (res.error) return { ok: false, problems: [res.error] };
   let candidate = parsed;
@@ -111,8 +112,8 @@ function validate(schema: z.ZodType, res: { parsed: unknown; raw: BaseMessage; e
       return { ok: false, problems: [`not valid JSON: ${(e as Error).message}`] };
     }
   }
-  const r = schema.safeParse(candidate);
-  if (r.success) return { ok: true, value: r.data as LlmFeedback };
+  const r = FEEDBACK_SCHEMAS[version].safeParse(candidate);
+  if (r.success) return { ok: true, value: normalizeFeedback(r.data, version) };
   return { ok: false, problems: r.error.issues.slice(0, 8).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`) };
 }
 
@@ -135,11 +136,11 @@ export async function runFeedbackChain(backend: LlmBackend, vars: PromptVars, si
   };
   const messages = await renderPrompt(vars, version);
   const first = await call(messages);
-  const v1 = validate(schema, first);
+  const v1 = validate(version, first);
   if (v1.ok) return { feedback: v1.value, status: "ok", problems: [] };
   const repairMsg = new HumanMessage(await (await templates(version)).repair.format({ problems: v1.problems.map((p) => `- ${p}`).join("\n") }));
   const second = await call([...messages, new AIMessage(contentOf(first.raw).slice(0, 4000)), repairMsg]);
-  const v2 = validate(schema, second);
+  const v2 = validate(version, second);
   if (v2.ok) return { feedback: v2.value, status: "repaired", problems: v1.problems };
   return { feedback: null, status: "failed", problems: [...v1.problems, ...v2.problems] };
 }

@@ -38,31 +38,22 @@ export const LlmFeedbackV1 = z.object({
 
 /**
  * feedback-v2: edit spans as the learner's own words (small models copy words better than they
- * count them; the code finds the span), errors first, short explanations: about a third of v1's
- * output at most.
+ * count them; the code finds the span), errors first, short explanations, one level reason and
+ * one strength. Recommendations are built in code from the errors and the curriculum, so the
+ * model writes about a third of v1's output and cannot cite a lesson that does not exist.
  */
 export const LlmErrorV2 = z.object({
   original: z.string().max(40),
   correction: z.string().max(40),
   type: z.enum(LLM_ERROR_TYPES_V2),
   severity: Severity,
-  explanation: z.string().max(90),
+  explanation: z.string().max(80),
 });
 
 export const LlmFeedbackV2 = z.object({
-  errors: z.array(LlmErrorV2).max(5),
-  level: z.object({ cefr: Cefr, evidence: z.array(z.string().max(80)).max(2) }),
-  strengths: z.array(z.string().max(80)).max(2),
-  recommendations: z
-    .array(
-      z.object({
-        title: z.string().max(50),
-        reason: z.string().max(100),
-        focus: z.string().max(24),
-        lesson_ids: z.array(z.string().max(50)).max(2),
-      }),
-    )
-    .max(2),
+  errors: z.array(LlmErrorV2).max(4),
+  level: z.object({ cefr: Cefr, reason: z.string().max(80) }),
+  strength: z.string().max(80),
 });
 
 /** What the post-checks work on, whatever the prompt version: a span hint only from v1. */
@@ -80,7 +71,15 @@ export interface LlmFeedback {
   errors: LlmError[];
   strengths: string[];
   level: { cefr: z.infer<typeof Cefr>; evidence: string[] };
-  recommendations: { title: string; reason: string; focus: string; lesson_ids: string[] }[];
+  /** null: the prompt version leaves recommendations to the code (v2). */
+  recommendations: { title: string; reason: string; focus: string; lesson_ids: string[] }[] | null;
+}
+
+/** Any version's validated answer in the one shape the analyzer merges. */
+export function normalizeFeedback(value: unknown, version: "feedback-v1" | "feedback-v2"): LlmFeedback {
+  if (version === "feedback-v1") return value as z.infer<typeof LlmFeedbackV1>;
+  const v = value as z.infer<typeof LlmFeedbackV2>;
+  return { errors: v.errors, strengths: v.strength.trim() ? [v.strength] : [], level: { cefr: v.level.cefr, evidence: v.level.reason.trim() ? [v.level.reason] : [] }, recommendations: null };
 }
 
 /** Kept for callers that name the v1 schema by its old name. */

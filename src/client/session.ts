@@ -90,7 +90,7 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
   private socketError = "";
   private resolveReady!: (m: ReadyMessage) => void;
   private rejectReady!: (e: unknown) => void;
-  private reportWaiter: { resolve: (r: Report) => void; reject: (e: unknown) => void; jobId: string | null } | null = null;
+  private reportWaiter: { resolve: (r: Report) => void; reject: (e: unknown) => void; jobId: string | null; onProvisional?: (r: Report) => void } | null = null;
   private endSent = false;
   private readyTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly onAbort = () => this.abort(this.signal?.reason);
@@ -174,8 +174,11 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
   /**
    * Ends input and resolves with the session report. Rejects with ServerError when the server
    * reports `analysis_failed`, ConnectionClosedError when the connection drops first.
+   * With `onProvisional`, a report with status "pending" (the transcript, fluency and vocabulary,
+   * sent before the LLM part is ready) goes there and the promise waits for the complete one;
+   * without it, the first report resolves the promise, as before.
    */
-  end(): Promise<Report> {
+  end(opts: { onProvisional?: (report: Report) => void } = {}): Promise<Report> {
     if (this.reportWaiter) return Promise.reject(new ParlanceClientError("end() already called"));
     try {
       this.assertStreaming("end");
@@ -183,7 +186,7 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
       return Promise.reject(err);
     }
     const p = new Promise<Report>((resolve, reject) => {
-      this.reportWaiter = { resolve, reject, jobId: null };
+      this.reportWaiter = { resolve, reject, jobId: null, ...(opts.onProvisional ? { onProvisional: opts.onProvisional } : {}) };
     });
     this.endSent = true;
     this.socket.send(JSON.stringify({ type: "end" }));
@@ -282,6 +285,14 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
         const w = this.reportWaiter;
         // Per-utterance reports (analyze_utterances) arrive before `end`; only the session's counts.
         if (w && this.endedMessage && (w.jobId === null || w.jobId === m.job_id)) {
+          if (m.report.status === "pending" && w.onProvisional) {
+            try {
+              w.onProvisional(m.report);
+            } catch {
+              // the caller's rendering error must not lose the complete report
+            }
+            break;
+          }
           this.reportWaiter = null;
           w.resolve(m.report);
         }
