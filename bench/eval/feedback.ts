@@ -155,9 +155,17 @@ let resourcesOutside = 0;
 const t0 = performance.now();
 const progress = (what: string) => process.stderr.write(`\r${what}, ${((performance.now() - t0) / 1000).toFixed(0)} s, load ${loadavg()[0]!.toFixed(1)}   `);
 
-async function run(kind: string, id: string, words: Word[]): Promise<AnalysisDetail> {
+let timedOut = 0;
+async function run(kind: string, id: string, words: Word[]): Promise<AnalysisDetail | null> {
   const t = performance.now();
-  const d = await analyzer.analyzeDetailed({ sessionId: id, language: "en", words, task: kind === "gec" || kind === "false_flag" ? "Written learner sentence (evaluation)" : "Talk about your day." });
+  const d = await analyzer.analyzeDetailed({ sessionId: id, language: "en", words, task: kind === "gec" || kind === "false_flag" ? "Written learner sentence (evaluation)" : "Talk about your day." }).catch((err: Error) => {
+    // llm.timeoutMs on a loaded host: counted, and the report is left out of every figure.
+    if (err.name !== "LlmUnavailableError") throw err;
+    timedOut++;
+    process.stderr.write(`\n${id}: ${err.message}\n`);
+    return null;
+  });
+  if (!d) return null;
   latencies.push((performance.now() - t) / 1000);
   if (d.report.llm_status === "failed") llmFailed++;
   const offered = new Set(d.offeredLessons);
@@ -182,6 +190,7 @@ try {
   let n = 0;
   for (const item of gec) {
     const d = await run("gec", item.id, asWords(item.source));
+    if (!d) continue;
     const src = toks(item.source);
     ladders.forEach((l, k) => {
       const hyp = edits(src, toks(corrected(d.report.transcript.text, errorsWith(d, l.gates))));
@@ -204,6 +213,7 @@ try {
   for (const item of ffItems) {
     const ref = item.references[0]!;
     const d = await run("false_flag", `${item.id}-ref`, asWords(ref));
+    if (!d) continue;
     ladders.forEach((l, k) => (ff[k]! += errorsWith(d, l.gates).some((e) => e.type !== "recognition_uncertain") ? 1 : 0));
     lines.push(JSON.stringify({ kind: "false_flag", id: item.id, text: ref, raw: d.feedback?.errors ?? null, shown: d.report.errors.map((e) => `${e.original} -> ${e.correction}`), s: latencies.at(-1) }));
     progress(`false flags ${++n}/${ffItems.length}`);
@@ -213,6 +223,7 @@ try {
   for (const item of spokenItems) {
     const v = spokenVariant(item.references[0]!, rand);
     const d = await run("spoken", `${item.id}-spoken`, v.words);
+    if (!d) continue;
     ladders.forEach((l, k) => (sp[k]! += errorsWith(d, l.gates).some((e) => e.type !== "recognition_uncertain") ? 1 : 0));
     lines.push(JSON.stringify({ kind: "spoken", id: item.id, text: v.text, raw: d.feedback?.errors ?? null, shown: d.report.errors.map((e) => `${e.original} -> ${e.correction}`), s: latencies.at(-1) }));
     progress(`spoken ${++n}/${spokenItems.length}`);
@@ -223,7 +234,7 @@ try {
     for (const [k, group] of cefrItems.entries()) {
       const text = group.map((x) => x.source).join(" ");
       const d = await run("cefr", `cefr-${k}-${pass}`, asWords(text));
-      levels[k]!.push(d.report.level.cefr);
+      levels[k]!.push(d ? d.report.level.cefr : null);
       progress(`cefr ${pass + 1}/2 ${k + 1}/${cefrItems.length}`);
     }
   }
@@ -237,6 +248,7 @@ try {
     data: opts.data,
     sentences: gec.length,
     llm_failed: llmFailed,
+    timed_out: timedOut,
     gates: ladders.map((l, k) => {
       const { tp, fp, fn } = score[k]!;
       return { step: l.label, tp, fp, fn, precision: tp + fp ? tp / (tp + fp) : 1, recall: tp + fn ? tp / (tp + fn) : 1, f05: f05(tp, fp, fn), false_flags: ffItems.length ? ff[k]! / ffItems.length : null, spoken_flagged: spokenItems.length ? sp[k]! / spokenItems.length : null };
@@ -258,7 +270,7 @@ try {
   if (opts.out) writeFileSync(opts.out, lines.join("\n") + "\n");
   if (opts.json) writeFileSync(opts.json, JSON.stringify(summary, null, 1) + "\n");
   const f3 = (x: number | null) => (x === null ? "-" : x.toFixed(3));
-  console.log(`\nmodel ${summary.model}; prompt ${summary.prompt}; reuse ${summary.reuse}; seed ${summary.seed}: ${gec.length} sentences, ${ffItems.length} corrected, ${spokenItems.length} spoken, ${levels.length} CEFR pairs; llm failed on ${llmFailed}`);
+  console.log(`\nmodel ${summary.model}; prompt ${summary.prompt}; reuse ${summary.reuse}; seed ${summary.seed}: ${gec.length} sentences, ${ffItems.length} corrected, ${spokenItems.length} spoken, ${levels.length} CEFR pairs; llm failed on ${llmFailed}, timed out on ${timedOut}`);
   console.log(`| gates | TP | FP | FN | P | R | F0.5 | false-flag rate | spoken flagged |`);
   console.log(`|---|---|---|---|---|---|---|---|---|`);
   for (const g of summary.gates) console.log(`| ${g.step} | ${g.tp} | ${g.fp} | ${g.fn} | ${f3(g.precision)} | ${f3(g.recall)} | ${f3(g.f05)} | ${f3(g.false_flags)} | ${f3(g.spoken_flagged)} |`);

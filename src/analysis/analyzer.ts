@@ -117,6 +117,8 @@ export class LlmAnalyzer implements Analyzer {
   readonly modelName: string;
   readonly promptVersion: PromptVersion;
   private sttThreads = 0;
+  private warming: Promise<void> | undefined;
+  private readonly warmupAbort = new AbortController();
   private readonly waiting: (() => void)[] = [];
   private readonly cores = availableParallelism();
 
@@ -135,14 +137,17 @@ export class LlmAnalyzer implements Analyzer {
    * reports pay only for their own transcript. Never throws: a missing model is logged and the
    * first report tries again.
    */
-  async warmup(): Promise<void> {
-    const t0 = Date.now();
-    try {
-      const r = await this.backend.prime(await promptPrefix(this.promptVersion));
-      if (r.sequences) this.deps.logger.info({ ms: Date.now() - t0, tokens: r.tokens, sequences: r.sequences }, "LLM prompt prefix evaluated");
-    } catch (err) {
-      this.deps.logger.warn({ err: (err as Error).message }, "LLM warm-up failed; the first report loads the model");
-    }
+  warmup(): Promise<void> {
+    this.warming ??= (async () => {
+      const t0 = Date.now();
+      try {
+        const r = await this.backend.prime(await promptPrefix(this.promptVersion), this.warmupAbort.signal);
+        if (r.sequences) this.deps.logger.info({ ms: Date.now() - t0, tokens: r.tokens, sequences: r.sequences }, "LLM prompt prefix evaluated");
+      } catch (err) {
+        if (!this.warmupAbort.signal.aborted) this.deps.logger.warn({ err: (err as Error).message }, "LLM warm-up failed; the first report loads the model");
+      }
+    })();
+    return this.warming;
   }
 
   /** Tell the analyzer how many inference threads live transcription is using now. */
@@ -309,6 +314,9 @@ export class LlmAnalyzer implements Analyzer {
 
   async close(): Promise<void> {
     for (const wake of this.waiting.splice(0)) wake();
+    // A warm-up still evaluating must stop before its context is disposed.
+    this.warmupAbort.abort();
+    await this.warming;
     await this.backend.close();
   }
 }

@@ -32,6 +32,8 @@ export interface Analyzer {
    * embedded LLM then keeps to the cores left (at least 1). Remote providers ignore it.
    */
   setSttThreads?(threads: number): void;
+  /** Loads the model and evaluates the shared prompt prefix now, so the first report is fast too. Never rejects. */
+  warmup?(): Promise<void>;
   close(): Promise<void>;
 }
 

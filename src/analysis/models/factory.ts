@@ -31,7 +31,7 @@ export interface LlmBackend {
   /** Inference threads this backend may use now (embedded only; remote servers ignore it). */
   setThreadBudget(threads: number): void;
   /** Embedded only: evaluate the prompt prefix every report shares once, now (remote: no-op). */
-  prime(prefix: BaseMessage[]): Promise<{ sequences: number; tokens: number }>;
+  prime(prefix: BaseMessage[], signal?: AbortSignal): Promise<{ sequences: number; tokens: number }>;
   close(): Promise<void>;
 }
 
@@ -118,7 +118,7 @@ function embeddedBackend(config: Config, logger: Logger, options: BackendOptions
       budget = Math.max(1, Math.floor(threads));
       model?.runtime.setMaxThreads(Math.min(wanted, budget));
     },
-    prime: async (prefix) => (await load()).prime(prefix),
+    prime: async (prefix, signal) => (await load()).prime(prefix, signal),
     close: async () => {
       const rt = model?.runtime ?? (loading ? await loading.catch(() => undefined) : undefined);
       model = undefined;
