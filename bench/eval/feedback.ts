@@ -23,6 +23,7 @@ import { loadConfig } from "../../src/config/index.js";
 import { createAnalyzer, type AnalysisDetail } from "../../src/analysis/analyzer.js";
 import { PROMPT_VERSION, PROMPT_VERSIONS, type PromptVersion } from "../../src/analysis/chain.js";
 import { createLlmBackend } from "../../src/analysis/models/factory.js";
+import type { ChatNodeLlamaCpp } from "../../src/analysis/models/embedded.js";
 import { GATES, postCheckErrors, type Gate } from "../../src/analysis/postcheck.js";
 import { createLogger, silentLogger } from "../../src/util/log.js";
 import type { Word } from "../../src/protocol/messages.js";
@@ -156,6 +157,10 @@ const t0 = performance.now();
 const progress = (what: string) => process.stderr.write(`\r${what}, ${((performance.now() - t0) / 1000).toFixed(0)} s, load ${loadavg()[0]!.toFixed(1)}   `);
 
 let timedOut = 0;
+const ttfts: number[] = [];
+const inTokens: number[] = [];
+const outTokens: number[] = [];
+const runtime = backend.provider === "embedded" ? ((await backend.chatModel()) as ChatNodeLlamaCpp).runtime : null;
 async function run(kind: string, id: string, words: Word[]): Promise<AnalysisDetail | null> {
   const t = performance.now();
   const d = await analyzer.analyzeDetailed({ sessionId: id, language: "en", words, task: kind === "gec" || kind === "false_flag" ? "Written learner sentence (evaluation)" : "Talk about your day." }).catch((err: Error) => {
@@ -167,6 +172,12 @@ async function run(kind: string, id: string, words: Word[]): Promise<AnalysisDet
   });
   if (!d) return null;
   latencies.push((performance.now() - t) / 1000);
+  const call = runtime?.lastCall;
+  if (call) {
+    if (call.ttftMs !== null) ttfts.push(call.ttftMs / 1000);
+    inTokens.push(call.inputTokens);
+    outTokens.push(call.outputTokens);
+  }
   if (d.report.llm_status === "failed") llmFailed++;
   const offered = new Set(d.offeredLessons);
   for (const r of d.feedback?.recommendations ?? []) for (const lid of r.lesson_ids) {
@@ -263,6 +274,9 @@ try {
     reports: latencies.length,
     latency_p50_s: pct(latencies, 50),
     latency_p95_s: pct(latencies, 95),
+    ttft_p50_s: pct(ttfts, 50),
+    input_tokens_p50: pct(inTokens, 50),
+    output_tokens_p50: pct(outTokens, 50),
     wall_s: (performance.now() - t0) / 1000,
     loadavg_start: load0.map((x) => x.toFixed(2)).join(" "),
     loadavg_end: load1.map((x) => x.toFixed(2)).join(" "),
@@ -275,7 +289,7 @@ try {
   console.log(`|---|---|---|---|---|---|---|---|---|`);
   for (const g of summary.gates) console.log(`| ${g.step} | ${g.tp} | ${g.fp} | ${g.fn} | ${f3(g.precision)} | ${f3(g.recall)} | ${f3(g.f05)} | ${f3(g.false_flags)} | ${f3(g.spoken_flagged)} |`);
   console.log(`CEFR same level twice: ${summary.cefr_same}/${summary.cefr_pairs}; lesson ids proposed ${proposedIds}, not offered ${invented}, cited outside the offered set ${resourcesOutside}`);
-  console.log(`latency per report p50 ${summary.latency_p50_s.toFixed(1)} s, p95 ${summary.latency_p95_s.toFixed(1)} s over ${latencies.length} reports; wall ${summary.wall_s.toFixed(0)} s; loadavg ${summary.loadavg_start} -> ${summary.loadavg_end}`);
+  console.log(`latency per report p50 ${summary.latency_p50_s.toFixed(1)} s, p95 ${summary.latency_p95_s.toFixed(1)} s over ${latencies.length} reports; TTFT p50 ${summary.ttft_p50_s.toFixed(1)} s; evaluated input tokens p50 ${summary.input_tokens_p50}, output p50 ${summary.output_tokens_p50}; wall ${summary.wall_s.toFixed(0)} s; loadavg ${summary.loadavg_start} -> ${summary.loadavg_end}`);
 } finally {
   await analyzer.close();
   await repo?.close();

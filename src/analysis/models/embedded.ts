@@ -33,6 +33,8 @@ export interface EmbeddedRuntimeOptions {
 export class EmbeddedRuntime {
   private free: LlamaContextSequence[] = [];
   private readonly all: LlamaContextSequence[] = [];
+  /** Timing of the last finished request (benches and evals read it). */
+  lastCall: { ttftMs: number | null; totalMs: number; inputTokens: number; outputTokens: number } | null = null;
   private waiters: ((s: LlamaContextSequence) => void)[] = [];
   private grammars = new Map<string, Promise<LlamaGrammar>>();
   private closed = false;
@@ -181,6 +183,9 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions,
     const grammar = options.jsonSchema ? await this.runtime.grammarFor(options.jsonSchema) : undefined;
     const seq = await this.runtime.acquire(signal);
     const chat = new LlamaChat({ contextSequence: seq, autoDisposeSequence: false });
+    const t0 = performance.now();
+    const meter0 = seq.tokenMeter.getState();
+    let first: number | null = null;
     try {
       const res = await chat.generateResponse(toHistory(messages), {
         signal,
@@ -188,9 +193,19 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions,
         maxTokens: this.maxTokens,
         temperature: this.temperature,
         ...(grammar ? { grammar } : {}),
-        ...(onText ? { onTextChunk: onText } : {}),
+        onTextChunk: (t) => {
+          first ??= performance.now();
+          onText?.(t);
+        },
         ...(options.stop?.length ? { customStopTriggers: options.stop } : {}),
       });
+      const meter = seq.tokenMeter.getState();
+      this.runtime.lastCall = {
+        ttftMs: first === null ? null : first - t0,
+        totalMs: performance.now() - t0,
+        inputTokens: meter.usedInputTokens - meter0.usedInputTokens,
+        outputTokens: meter.usedOutputTokens - meter0.usedOutputTokens,
+      };
       return res.response;
     } finally {
       chat.dispose({ disposeSequence: false });
