@@ -76,3 +76,14 @@ test("property: whatever the model proposes, every kept error's offsets hold its
     { numRuns: 300 },
   );
 });
+
+test("gates: an answer made mostly of no-op edits is not trusted at all (confused)", () => {
+  const c = ctx("the critics used few arguments and they was right");
+  const list = [err("the critics", "The critics"), err("few arguments", "few arguments"), err("they was", "they were")];
+  const r = postCheckErrors(list, c);
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.dropped.map((d) => d.gate), ["surface_only", "differs", "confused"]);
+  // Mostly real edits: kept.
+  assert.equal(postCheckErrors([err("they was", "they were"), err("few arguments", "few arguments"), err("used few", "used a few")], c).errors.length, 2);
+  assert.equal(postCheckErrors(list, ctx("the critics used few arguments and they was right", { gates: GATES.filter((g) => g !== "confused") })).errors.length, 1);
+});

@@ -17,7 +17,9 @@ import { silentLogger } from "../../src/util/log.js";
 const DIR = resolve(process.env.PARLANCE_REAL_MODELS_DIR ?? ".cache/real-models");
 const MODEL = join(DIR, DEFAULT_EMBEDDED_MODEL);
 // The output limit is the server's default; the time limit is not (other work shares the cores).
-const config = ConfigSchema.parse({ llm: { provider: "embedded", model: MODEL, timeoutMs: 900_000 }, analysis: { maxDeferMs: 0 } });
+// PARLANCE_LLM_THREADS as in the server: on a host other work oversubscribes, 1 thread is several
+// times faster than 2 (docs/bench-analysis.md).
+const config = ConfigSchema.parse({ llm: { provider: "embedded", model: MODEL, timeoutMs: 900_000, threads: Number(process.env.PARLANCE_LLM_THREADS ?? 0) }, analysis: { maxDeferMs: 0 } });
 let backend: LlmBackend;
 let analyzer: LlmAnalyzer;
 
