@@ -44,10 +44,11 @@ export const LlmFeedbackV1 = z.object({
  */
 export const LlmErrorV2 = z.object({
   original: z.string().max(40),
+  // The rule before the fix: small models that write the correction first often copy the original.
+  explanation: z.string().max(80),
   correction: z.string().max(40),
   type: z.enum(LLM_ERROR_TYPES_V2),
   severity: Severity,
-  explanation: z.string().max(80),
 });
 
 export const LlmFeedbackV2 = z.object({

@@ -16,8 +16,8 @@ export const RECOGNITION_NOTE = "Possibly a pronunciation or recognition issue";
  * (a transcript's punctuation is the recogniser's, not the learner's). rewrite: a minimal edit,
  * not a rewritten phrase. disfluency: not just the removal of a filler, repetition or restart that
  * the fluency figures already count. uncertain: not a grammar error on a word the recogniser was
- * unsure of. one_per_span: no two edits on the same words. confused: when at least half of an
- * answer's proposals (and at least 2) change nothing, the model is filling the list rather than
+ * unsure of. one_per_span: no two edits on the same words. confused: when more than half of an
+ * answer's proposals (at least 3) change nothing, the model is filling the list rather than
  * finding errors, and none of that answer's edits is shown.
  */
 export const GATES = ["span", "differs", "surface_only", "rewrite", "disfluency", "uncertain", "one_per_span", "confused"] as const;
@@ -68,7 +68,7 @@ export function postCheckErrors(llmErrors: readonly LlmError[], ctx: PostCheckCo
   const wordNorms = ctx.words.map((w) => normalizeWord(clean(w.word)));
   const taken = (ws: number, we: number) => errors.some((x) => ws <= x.we && we >= x.ws);
   const noops = llmErrors.filter((e) => norm(e.original) === norm(e.correction)).length;
-  const confused = on("confused") && llmErrors.length >= 2 && noops * 2 >= llmErrors.length;
+  const confused = on("confused") && llmErrors.length >= 3 && noops * 2 > llmErrors.length;
   for (const e of llmErrors) {
     const drop = (gate: Gate, reason: string) => dropped.push({ error: e, gate, reason });
     const origToks = normToks(e.original);
