@@ -53,9 +53,10 @@ const opts = new Command()
   .option("--skip-contended", "only the alone condition (same as --conditions alone)")
   .option("--llm <gguf>", "a real GGUF file instead of the generated shapes (e.g. .cache/real-models/<default>)")
   .option("--whisper <bin>", "whisper.cpp model instead of <models>/random-tiny.en.bin (e.g. .cache/real-models/ggml-tiny.en.bin)")
+  .option("--threads <n>", "llm.threads ceiling (0 = all cores; 1 on a shared host, docs/bench-analysis.md)", "0")
   .option("--json <file>", "raw results as JSON")
   .parse()
-  .opts<{ models: string; tokens: string; timeoutS: string; conditions: string; deferS: string; shapes: string; sttAloneS: string; audio: string; skipContended?: boolean; llm?: string; whisper?: string; json?: string }>();
+  .opts<{ models: string; tokens: string; timeoutS: string; conditions: string; deferS: string; shapes: string; sttAloneS: string; audio: string; skipContended?: boolean; llm?: string; whisper?: string; threads: string; json?: string }>();
 
 const SHAPES = opts.llm
   ? [{ key: "real", name: `${opts.llm.split("/").pop()} (real weights, ${PROMPT_VERSION}, prefix reused)`, file: resolve(opts.llm) }]
@@ -333,7 +334,7 @@ for (const shape of SHAPES) {
     console.error(`missing ${file}: generate it first (docs/bench-analysis.md)`);
     continue;
   }
-  const config = loadConfig({ env: {}, flags: { "llm.model": file, "llm.maxOutputTokens": opts.tokens, "llm.timeoutMs": String(Number(opts.timeoutS) * 1000) } });
+  const config = loadConfig({ env: {}, flags: { "llm.model": file, "llm.maxOutputTokens": opts.tokens, "llm.timeoutMs": String(Number(opts.timeoutS) * 1000), "llm.threads": opts.threads } });
   const backend = createLlmBackend(config, logger);
   const analyzer = new LlmAnalyzer(config, { logger }, backend);
   const t0 = performance.now();
