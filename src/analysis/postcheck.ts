@@ -107,8 +107,18 @@ export function postCheckErrors(llmErrors: readonly LlmError[], ctx: PostCheckCo
       }
     }
     if (on("disfluency") && ctx.disfluent?.size) {
+      // Both sides without the span's disfluent words ("sorry ... er" kept or dropped alike): if
+      // nothing else differs, the edit only tidies up speech the fluency figures already count.
+      const dis = origToks.filter((_, k) => ctx.disfluent!.has(ws + k));
       const fluentPart = origToks.filter((_, k) => !ctx.disfluent!.has(ws + k)).join(" ");
-      if (fluentPart === "" || fluentPart === corrToks.join(" ")) {
+      const left = [...dis];
+      const corrFluent = corrToks.filter((t) => {
+        const i = left.indexOf(t);
+        if (i < 0) return true;
+        left.splice(i, 1);
+        return false;
+      });
+      if (fluentPart === "" || fluentPart === corrToks.join(" ") || fluentPart === corrFluent.join(" ")) {
         drop("disfluency", "only removes a filler, repetition or restart (counted in fluency)");
         continue;
       }

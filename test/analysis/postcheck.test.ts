@@ -87,3 +87,11 @@ test("gates: an answer made mostly of no-op edits is not trusted at all (confuse
   assert.equal(postCheckErrors([err("they was", "they were"), err("few arguments", "few arguments"), err("used few", "used a few")], c).errors.length, 2);
   assert.equal(postCheckErrors(list, ctx("the critics used few arguments and they was right", { gates: GATES.filter((g) => g !== "confused") })).errors.length, 1);
 });
+
+test("gates: an edit that drops one disfluent word and keeps another is still only tidying speech", () => {
+  // "information at sorry information at": a restart; "er" a filler. Dropping "er" but keeping "sorry" changes nothing else.
+  const c = ctx("now we have all the information at sorry information at our er disposal", { gaps: { 7: 0.5, 11: 0.5 } });
+  const r = postCheckErrors([err("sorry information at our er disposal", "sorry information at our disposal"), err("we have", "we had")], c);
+  assert.deepEqual(r.dropped.map((d) => d.gate), ["disfluency"]);
+  assert.deepEqual(r.errors.map((e) => e.correction), ["we had"]);
+});
