@@ -19,7 +19,7 @@ export interface AnalysisInput {
 }
 
 export interface Analyzer {
-  /** e.g. "embedded:qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" or "openai:llama-3-8b-instruct" */
+  /** e.g. "embedded:qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" or "openai:llama-3-8b-instruct" */
   readonly modelName: string;
   /**
    * Resolves with a complete report (the LLM part may have failed validation: llm_status

@@ -17,14 +17,14 @@ import { LlmUnavailableError } from "../types.js";
 import { ChatNodeLlamaCpp, EmbeddedRuntime } from "./embedded.js";
 
 /** The embedded default: chosen from measured quality and latency (docs/bench-analysis.md). */
-export const DEFAULT_EMBEDDED_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf";
+export const DEFAULT_EMBEDDED_MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
 export const DEFAULT_REMOTE_MODEL = { ollama: "llama3:8b-instruct-q4_K_M", openai: "meta-llama/Meta-Llama-3-8B-Instruct" } as const;
 
 export type StructuredResult = { raw: BaseMessage; parsed: unknown | null };
 
 export interface LlmBackend {
   readonly provider: "embedded" | "ollama" | "openai";
-  /** e.g. "embedded:qwen2.5-coder-1.5b-instruct-q4_k_m.gguf" */
+  /** e.g. "embedded:qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" */
   readonly name: string;
   chatModel(): Promise<BaseChatModel>;
   structured(schema: z.ZodType): Promise<Runnable<BaseLanguageModelInput, StructuredResult>>;
