@@ -90,7 +90,7 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
   private socketError = "";
   private resolveReady!: (m: ReadyMessage) => void;
   private rejectReady!: (e: unknown) => void;
-  private reportWaiter: { resolve: (r: Report) => void; reject: (e: unknown) => void; jobId: string | null; onProvisional?: (r: Report) => void } | null = null;
+  private reportWaiter: { resolve: (r: Report) => void; reject: (e: unknown) => void; jobId: string | null; onProvisional?: (r: Report) => void; provisional?: Report } | null = null;
   private endSent = false;
   private readyTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly onAbort = () => this.abort(this.signal?.reason);
@@ -174,9 +174,9 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
   /**
    * Ends input and resolves with the session report. Rejects with ServerError when the server
    * reports `analysis_failed`, ConnectionClosedError when the connection drops first.
-   * With `onProvisional`, a report with status "pending" (the transcript, fluency and vocabulary,
-   * sent before the LLM part is ready) goes there and the promise waits for the complete one;
-   * without it, the first report resolves the promise, as before.
+   * Reports with status "pending" (the transcript, fluency and vocabulary, sent before the LLM
+   * part is ready or while the LLM is unreachable) go to `onProvisional`; the promise resolves
+   * with the complete report, or with the last pending one if the connection closes first.
    */
   end(opts: { onProvisional?: (report: Report) => void } = {}): Promise<Report> {
     if (this.reportWaiter) return Promise.reject(new ParlanceClientError("end() already called"));
@@ -285,9 +285,10 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
         const w = this.reportWaiter;
         // Per-utterance reports (analyze_utterances) arrive before `end`; only the session's counts.
         if (w && this.endedMessage && (w.jobId === null || w.jobId === m.job_id)) {
-          if (m.report.status === "pending" && w.onProvisional) {
+          if (m.report.status === "pending") {
+            w.provisional = m.report;
             try {
-              w.onProvisional(m.report);
+              w.onProvisional?.(m.report);
             } catch {
               // the caller's rendering error must not lose the complete report
             }
@@ -325,7 +326,8 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
     }
     // A normal close ends iteration cleanly, but a pending end() still learns no report came.
     if (!err && this.reportWaiter) {
-      this.reportWaiter.reject(new ConnectionClosedError(code, reason || "closed without a report", serverError));
+      if (this.reportWaiter.provisional) this.reportWaiter.resolve(this.reportWaiter.provisional);
+      else this.reportWaiter.reject(new ConnectionClosedError(code, reason || "closed without a report", serverError));
       this.reportWaiter = null;
     }
     this.finish(err);
