@@ -1,6 +1,6 @@
 // Composition root: turns a validated Config into running parts (TLS material, verifier, store,
 // curriculum, speech-to-text, analysis queue, gateway) and owns their shutdown order.
-import { mkdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { Config } from "./config/index.js";
 import { assertProductionReady, ConfigError } from "./config/index.js";
@@ -24,6 +24,7 @@ import { recoverInterruptedSessions } from "./jobs/recovery.js";
 import { AnalysisWorker, RedisAnalysisQueue, redisDisplay } from "./jobs/redis.js";
 import type { AnalysisQueue } from "./jobs/types.js";
 import type { Logger } from "./util/log.js";
+import { ensurePrivateDir } from "./util/private-files.js";
 
 export interface App {
   gateway: Gateway;
@@ -63,10 +64,10 @@ function assertQueueConfig(config: Config): void {
 }
 
 export async function startApp(config: Config, log: Logger): Promise<App> {
-  assertProductionReady(config);
+  for (const warning of assertProductionReady(config)) log.warn(warning);
   assertQueueConfig(config);
   const dataDir = resolve(config.dataDir);
-  mkdirSync(dataDir, { recursive: true });
+  ensurePrivateDir(dataDir);
   const closers: { name: string; fn: () => Promise<unknown> }[] = [];
   const onClose = (name: string, fn: () => Promise<unknown>) => closers.push({ name, fn });
 
@@ -82,10 +83,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
 
     const hasVerifier = Boolean(config.jwt.secret || config.jwt.publicKey || config.jwt.jwksUrl || config.jwt.introspectionUrl);
     const secret = config.dev && !hasVerifier ? devSecret(dataDir) : undefined;
-    const verifier = await createVerifier(config.jwt, { devSecret: secret });
-    const devToken = secret
-      ? () => mintDevToken(secret, { sub: "dev-learner", ttlSeconds: 3600, issuer: config.jwt.issuer, audience: config.jwt.audience })
-      : null;
+    const verifier = await createVerifier(config.jwt, { devSecret: secret, log });
+    // Each dev token gets a subject of its own (mintDevToken's default).
+    const devToken = secret ? () => mintDevToken(secret, { ttlSeconds: 3600, issuer: config.jwt.issuer, audience: config.jwt.audience }) : null;
 
     const metrics = new Metrics();
     const store = await createRepository(config, log);
@@ -107,7 +107,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     } catch (err) {
       // In dev mode the server still starts (the page, REST and auth work) and says what to do.
       if (!config.dev) throw err;
-      sttUnavailable = `speech-to-text unavailable: ${(err as Error).message}`;
+      sttUnavailable = `speech recognition is not set up on this server: ${(err as Error).message}`;
       log.error({ err: (err as Error).message }, "speech-to-text could not start; sessions will be refused until it is fixed");
     }
 

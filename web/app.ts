@@ -8,6 +8,7 @@ import {
   ConnectionClosedError,
   AbortedError,
   ServerError,
+  ServiceUnavailableError,
   type ParlanceSession,
 } from "../src/client/index.js";
 import { renderReport } from "./report.js";
@@ -19,6 +20,8 @@ const ui = {
   tokenToggle: $<HTMLButtonElement>("token-toggle"),
   tokenHint: $<HTMLParagraphElement>("token-hint"),
   task: $<HTMLInputElement>("task"),
+  encoding: $<HTMLSelectElement>("encoding"),
+  encodingHint: $<HTMLParagraphElement>("encoding-hint"),
   start: $<HTMLButtonElement>("start"),
   stop: $<HTMLButtonElement>("stop"),
   message: $<HTMLDivElement>("message"),
@@ -34,6 +37,8 @@ const ui = {
 
 const STREAM_URL = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/stream`;
 const MAX_BACKLOG_CHUNKS = 40; // 10 s of audio kept while reconnecting
+const OPUS_MIME = "audio/webm;codecs=opus";
+const OPUS_BITS_PER_SECOND = 24000;
 
 type State = "idle" | "connecting" | "streaming" | "reconnecting" | "analysing" | "done" | "error";
 
@@ -41,8 +46,13 @@ interface Capture {
   ctx: AudioContext;
   stream: MediaStream;
   node: AudioWorkletNode;
+  /** Opus: a new session needs a new WebM stream (its header first), so the recorder restarts. */
+  restartRecorder(): void;
   stop(): Promise<void>;
 }
+
+type Encoding = "pcm_s16le" | "opus";
+let encoding: Encoding = "pcm_s16le";
 
 let state: State = "idle";
 let session: ParlanceSession | null = null;
@@ -57,7 +67,7 @@ function setState(s: State, label?: string) {
   ui.status.textContent = label ?? { idle: "Idle", connecting: "Connecting…", streaming: "Listening", reconnecting: "Reconnecting…", analysing: "Analysing…", done: "Done", error: "Stopped" }[s];
   ui.start.disabled = !(s === "idle" || s === "done" || s === "error");
   ui.stop.disabled = !(s === "streaming" || s === "reconnecting");
-  ui.token.disabled = ui.task.disabled = !ui.start.disabled ? false : true;
+  ui.token.disabled = ui.task.disabled = ui.encoding.disabled = !ui.start.disabled ? false : true;
 }
 
 function showMessage(text: string | null, kind: "error" | "info" = "error") {
@@ -68,6 +78,10 @@ function showMessage(text: string | null, kind: "error" | "info" = "error") {
 }
 
 function describe(err: unknown): string {
+  if (err instanceof ServiceUnavailableError)
+    return err.code === "stt_unavailable"
+      ? "Speech recognition is not set up on this server yet. Whoever runs it needs to download a speech model (`parlance models pull tiny.en`) and restart it; trying again before that will not help."
+      : `The server cannot take sessions right now (${err.code}); trying again will not help until it is fixed.`;
   if (err instanceof AuthFailedError) return err.code === "token_expired" ? "Your token has expired. Get a new one and press Start again." : "The server refused this token. Check that you pasted the whole token, or get a new one.";
   if (err instanceof ServerBusyError) return `The server is busy right now. Please try again${err.retryAfterMs ? ` in ${Math.ceil(err.retryAfterMs / 1000)} s` : " in a moment"}.`;
   if (err instanceof ConnectionClosedError) return err.serverError ? `The server ended the session: ${err.serverError.message}` : `Connection lost (code ${err.code}).`;
@@ -99,15 +113,50 @@ async function startCapture(): Promise<Capture> {
   node.port.onmessage = (ev: MessageEvent<{ type: string; pcm?: ArrayBuffer; rms?: number; peak?: number }>) => {
     const m = ev.data;
     if (m.type === "level") ui.level.value = Math.min(1, Math.sqrt(m.rms ?? 0) * 1.5);
-    else if (m.type === "chunk" && m.pcm) sendChunk(m.pcm);
+    else if (m.type === "chunk" && m.pcm && encoding === "pcm_s16le") sendChunk(m.pcm);
   };
   source.connect(node);
   if (ctx.state === "suspended") await ctx.resume();
+  // Opus: the browser's own encoder; the worklet still drives the level meter.
+  let recorder: MediaRecorder | null = null;
+  // Blob reads are chained so that chunks go out in the order they were recorded.
+  let delivered: Promise<void> = Promise.resolve();
+  const startRecorder = () => {
+    if (encoding !== "opus") return;
+    const r = new MediaRecorder(stream, { mimeType: OPUS_MIME, audioBitsPerSecond: OPUS_BITS_PER_SECOND });
+    r.ondataavailable = (ev: BlobEvent) => {
+      if (ev.data.size === 0) return;
+      delivered = delivered.then(() => ev.data.arrayBuffer()).then((b) => {
+        if (r === recorder) sendChunk(b);
+      });
+    };
+    r.start(250);
+    recorder = r;
+  };
+  const stopRecorder = async () => {
+    const r = recorder;
+    if (!r || r.state === "inactive") return;
+    // The last dataavailable comes before "stop": it carries the end of what was said.
+    await new Promise<void>((resolve) => {
+      r.addEventListener("stop", () => setTimeout(resolve, 0), { once: true });
+      r.stop();
+      setTimeout(resolve, 1000);
+    });
+    await delivered;
+  };
   return {
     ctx,
     stream,
     node,
+    restartRecorder() {
+      if (encoding !== "opus") return;
+      recorder?.state !== "inactive" && recorder?.stop();
+      recorder = null;
+      startRecorder();
+    },
     async stop() {
+      await stopRecorder();
+      recorder = null;
       // The worklet hands over its partial last chunk before "stopped".
       const stopped = new Promise<void>((resolve) => {
         const prev = node.port.onmessage;
@@ -128,21 +177,23 @@ async function startCapture(): Promise<Capture> {
 }
 
 // Counters on <body> let people (and the end-to-end test) see what flowed.
-function bump(key: "partials" | "finals" | "sentSamples", by = 1) {
+function bump(key: "partials" | "finals" | "sentSamples" | "sentBytes", by = 1) {
   document.body.dataset[key] = String(Number(document.body.dataset[key] ?? 0) + by);
 }
 
 function sendChunk(pcm: ArrayBuffer) {
-  if (session && state === "streaming") {
+  if (session && (state === "streaming" || (state === "analysing" && encoding === "opus" && !session.closed))) {
     try {
       session.sendAudio(pcm);
-      bump("sentSamples", pcm.byteLength / 2);
+      if (encoding === "pcm_s16le") bump("sentSamples", pcm.byteLength / 2);
+      bump("sentBytes", pcm.byteLength);
       return;
     } catch {
       // falls through to the backlog; the session's own close handling reconnects
     }
   }
-  if (state === "reconnecting" || state === "connecting") {
+  // Opus chunks continue one WebM stream: they are useless to a new session, which gets a new one.
+  if ((state === "reconnecting" || state === "connecting") && encoding === "pcm_s16le") {
     backlog.push(pcm);
     if (backlog.length > MAX_BACKLOG_CHUNKS) backlog.shift();
   }
@@ -152,9 +203,10 @@ async function openSession(): Promise<ParlanceSession> {
   abort = new AbortController();
   const s = await connectWithRetry(
     STREAM_URL,
-    { token: ui.token.value.trim(), config: { encoding: "pcm_s16le", sample_rate: 16000, channels: 1, ...(ui.task.value.trim() ? { task: ui.task.value.trim() } : {}) }, signal: abort.signal },
+    { token: ui.token.value.trim(), config: { encoding, sample_rate: 16000, channels: 1, ...(ui.task.value.trim() ? { task: ui.task.value.trim() } : {}) }, signal: abort.signal },
     {
       retries: 4,
+      // Non-retryable refusals (bad token, not set up) are never retried: isRetryable decides.
       onRetry: ({ delayMs, error }) =>
         showMessage(`${error instanceof ServerBusyError ? "The server is busy." : "Connection failed."} Retrying in ${Math.ceil(delayMs / 1000)} s…`, "info"),
     },
@@ -218,6 +270,7 @@ async function reconnect(cause: unknown) {
     }
     session = s;
     setState("streaming");
+    capture?.restartRecorder();
     for (const pcm of backlog.splice(0)) {
       s.sendAudio(pcm);
       bump("sentSamples", pcm.byteLength / 2);
@@ -240,6 +293,7 @@ async function fail(err: unknown) {
   session?.abort();
   session = null;
   if (err instanceof AuthFailedError) ui.token.focus();
+  if (err instanceof ServiceUnavailableError) ui.status.textContent = "Not set up";
 }
 
 async function start() {
@@ -255,7 +309,8 @@ async function start() {
   ui.reportBody.replaceChildren();
   ui.committed.textContent = "";
   ui.partial.textContent = "";
-  for (const k of ["partials", "finals", "sentSamples"]) delete document.body.dataset[k];
+  for (const k of ["partials", "finals", "sentSamples", "sentBytes"]) delete document.body.dataset[k];
+  encoding = ui.encoding.value === "opus" ? "opus" : "pcm_s16le";
   showMessage(null);
   setState("connecting");
   try {
@@ -263,6 +318,8 @@ async function start() {
     capture = await startCapture();
     session = await openSession();
     setState("streaming");
+    // Opus chunks recorded before `ready` were dropped: start the WebM stream afresh.
+    capture.restartRecorder();
     for (const pcm of backlog.splice(0)) {
       session.sendAudio(pcm);
       bump("sentSamples", pcm.byteLength / 2);
@@ -334,6 +391,13 @@ async function prefillDevToken() {
   } catch {
     // Not in dev mode: the learner pastes a token.
   }
+}
+
+// Opus is offered where the browser can record it (MediaRecorder with WebM/Opus).
+const opusSupported = typeof MediaRecorder !== "undefined" && MediaRecorder.isTypeSupported(OPUS_MIME);
+if (!opusSupported) {
+  ui.encoding.querySelector<HTMLOptionElement>('option[value="opus"]')!.disabled = true;
+  ui.encodingHint.textContent = "This browser cannot record Opus; audio is sent uncompressed.";
 }
 
 setState("idle");

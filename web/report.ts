@@ -64,7 +64,13 @@ export function renderReport(report: Report): HTMLElement {
   const root = el("div", { "data-session": report.session_id });
   if (report.quality !== "ok" || report.message) {
     root.append(
-      el("p", { class: "quality" }, report.message ?? `Recording quality: ${report.quality.replace(/_/g, " ")}.`, ...report.quality_detail.advice.map((a) => ` ${a}`)),
+      // The server's message already quotes the advice when it is about quality: say it once.
+      el(
+        "p",
+        { class: "quality" },
+        report.message ?? `Recording quality: ${report.quality.replace(/_/g, " ")}.`,
+        ...report.quality_detail.advice.filter((a) => !report.message?.includes(a)).map((a) => ` ${a}`),
+      ),
     );
   }
   root.append(el("h3", {}, "What you said"), transcriptWithErrors(report));

@@ -108,3 +108,49 @@ export function corpusWer(counts: WerCounts[]): number {
   const words = counts.reduce((n, c) => n + c.words, 0);
   return words === 0 ? 0 : counts.reduce((n, c) => n + errors(c), 0) / words;
 }
+
+/** For each reference word: "ok", "sub" or "del" in a minimum-edit alignment with the hypothesis. */
+export function alignRef(ref: string[], hyp: string[]): ("ok" | "sub" | "del")[] {
+  const n = ref.length;
+  const m = hyp.length;
+  const d: number[][] = Array.from({ length: n + 1 }, (_, a) => Array.from({ length: m + 1 }, (_, b) => (a === 0 ? b : b === 0 ? a : 0)));
+  for (let a = 1; a <= n; a++)
+    for (let b = 1; b <= m; b++) d[a]![b] = Math.min(d[a - 1]![b - 1]! + (ref[a - 1] === hyp[b - 1] ? 0 : 1), d[a - 1]![b]! + 1, d[a]![b - 1]! + 1);
+  const out: ("ok" | "sub" | "del")[] = new Array(n);
+  let a = n;
+  let b = m;
+  while (a > 0) {
+    if (b > 0 && d[a]![b] === d[a - 1]![b - 1]! + (ref[a - 1] === hyp[b - 1] ? 0 : 1)) {
+      out[a - 1] = ref[a - 1] === hyp[b - 1] ? "ok" : "sub";
+      a--;
+      b--;
+    } else if (d[a]![b] === d[a - 1]![b]! + 1) {
+      out[a - 1] = "del";
+      a--;
+    } else b--;
+  }
+  return out;
+}
+
+/**
+ * Back-to-back repeated n-grams that the reference does not have: `loops` are n-grams repeated 3+
+ * times in a row (a decoding loop); `doubled` are phrases of 3+ words said twice in a row (the
+ * "last sentence repeated" failure of agreement streaming).
+ */
+export function repeatedNgrams(hyp: string[], ref: string[]): { loops: number; doubled: number } {
+  const refText = ` ${ref.join(" ")} `;
+  let loops = 0;
+  let doubled = 0;
+  for (let i = 0; i < hyp.length; i++) {
+    for (let n = 1; n <= 12 && i + 2 * n <= hyp.length; n++) {
+      let reps = 1;
+      while (i + (reps + 1) * n <= hyp.length && hyp.slice(i + reps * n, i + (reps + 1) * n).join(" ") === hyp.slice(i, i + n).join(" ")) reps++;
+      if (reps < 2) continue;
+      const phrase = hyp.slice(i, i + n * Math.min(reps, 3)).join(" ");
+      if (refText.includes(` ${phrase} `)) continue;
+      if (reps >= 3) loops++;
+      else if (n >= 3) doubled++;
+    }
+  }
+  return { loops, doubled };
+}

@@ -7,6 +7,7 @@
 // Usage: npm run bench:load -- [--connections 200] [--seconds 60] [--model tiny.en|base.en]
 //          [--max-streams N (0 = measured capacity)] [--threads N] [--concurrency 16]
 //          [--end-timeout 30 (s)] [--keep]
+import { randomBytes } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -50,7 +51,8 @@ const END_TIMEOUT_MS = Number(arg("end-timeout", "30")) * 1000;
 const CLOSE_TIMEOUT_MS = 30_000;
 // Everything (start-up, ramp, streaming, ending, store check) must finish within this.
 const HARD_TIMEOUT_MS = 120_000 + seconds * 1000 + END_TIMEOUT_MS + CLOSE_TIMEOUT_MS;
-const SECRET = "bench-load-secret-that-is-at-least-32-bytes!";
+// Random per run: production mode refuses a secret published in the repository (docs/security.md).
+const SECRET = randomBytes(32).toString("base64url");
 
 // ---- helpers -----------------------------------------------------------------------------------
 

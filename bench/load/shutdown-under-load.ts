@@ -3,6 +3,7 @@
 // (--max-streams N, above the measured capacity), streams real speech for a few seconds, sends
 // SIGTERM with a short grace, and reports how the server exited. Bounded, loopback only.
 // Usage: node bin/run-ts.js bench/load/shutdown-under-load.ts [--streams 40] [--seconds 8] [--grace-ms 1000] [--tries 3]
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,7 +23,8 @@ const streams = Number(arg("streams", "40"));
 const seconds = Number(arg("seconds", "8"));
 const graceMs = Number(arg("grace-ms", "1000"));
 const tries = Number(arg("tries", "3"));
-const SECRET = "bench-load-secret-that-is-at-least-32-bytes!";
+// Random per run: production mode refuses a secret published in the repository (docs/security.md).
+const SECRET = randomBytes(32).toString("base64url");
 const hard = setTimeout(() => {
   console.error("hard timeout");
   process.exit(3);

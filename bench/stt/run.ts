@@ -9,13 +9,17 @@
 //
 // Usage: npm run bench:stt -- [--quick] [--part realtime,bounded] [--models tiny.en,base.en]
 //   [--streams 1,2,4,8] [--seconds 30] [--marks 10,60,300] [--passage-loops 2] [--threads N]
-//   [--prompt-tail N] [--replay ROUNDS]
+//   [--prompt-tail N] [--replay ROUNDS] [--real]   (--real: real weights from scripts/fetch-real-models.sh)
 import { availableParallelism, cpus } from "node:os";
 import { EmbeddedWhisperTranscriber } from "../../src/stt/embedded.js";
 import { DecodeScheduler } from "../../src/stt/scheduler.js";
 import { SttStream, DEFAULT_POLICY, type StreamPolicy } from "../../src/stt/stream.js";
 import type { SpeechEvent } from "../../src/stt/types.js";
-import { AUDIO_DIR, randomModel } from "../../test/helpers/models.js";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { AUDIO_DIR, REAL_MODELS_DIR, randomModel } from "../../test/helpers/models.js";
+import { loadConfig } from "../../src/config/index.js";
+import { policyFromConfig } from "../../src/stt/service.js";
 import { CHUNK, RATE, HeardAsReference, Timed, f0, f1, hookJobs, loadavg, loopReferenceWords, loopSlice, mean, median, pct, rssMB, sleep, speechLoop, spreadPct, timeDecode } from "./util.js";
 import type { ScriptWord } from "../../src/stt/fake.js";
 
@@ -46,11 +50,17 @@ const LAG_TARGET_MS = 1000;
 // committing; it is off for the benchmark (production keeps it on).
 // --prompt-tail N overrides the committed-text prompt length: a control, to show how much of the
 // per-update cost is the prompt (production uses the default).
-const policy: StreamPolicy = {
-  ...DEFAULT_POLICY,
-  promptTailChars: Number(arg("prompt-tail", String(DEFAULT_POLICY.promptTailChars))),
-  guards: { logprobThreshold: -Infinity, noSpeechThreshold: 1, suppressHallucinations: true },
-};
+// --real: the real tiny.en/base weights from scripts/fetch-real-models.sh, with the server's own
+// policy and guards from the default config (what production runs).
+const realWeights = argv.includes("--real");
+const sttConfig = loadConfig({ env: {} }).stt;
+const policy: StreamPolicy = realWeights
+  ? { ...policyFromConfig(loadConfig({ env: {} })), promptTailChars: Number(arg("prompt-tail", String(sttConfig.promptTailChars))) }
+  : {
+      ...DEFAULT_POLICY,
+      promptTailChars: Number(arg("prompt-tail", String(DEFAULT_POLICY.promptTailChars))),
+      guards: { logprobThreshold: -Infinity, noSpeechThreshold: 1, suppressHallucinations: true },
+    };
 const loop = speechLoop(AUDIO_DIR);
 const loopSec = loop.length / RATE;
 
@@ -278,11 +288,12 @@ console.log(
 console.log(`# audio: jfk.wav + librispeech-7902-96591-0000.wav looped (${f1(loopSec)} s), ${AUDIO_DIR}; load average at start: ${loadavg()}`);
 const verdicts: string[] = [];
 for (const shape of shapes) {
-  const model = randomModel(shape);
-  const t = new Timed(await EmbeddedWhisperTranscriber.create({ modelPath: model, threads, audioCtx: "trim", label: `${shape} (random weights)` }));
+  const model = realWeights ? join(REAL_MODELS_DIR, `ggml-${shape}.bin`) : randomModel(shape);
+  const label = realWeights ? `${shape} (real weights${existsSync(`${model}.verification`) && readFileSync(`${model}.verification`, "utf8").includes("unverified") ? ", unverified conversion" : ""})` : `${shape} (random weights)`;
+  const t = new Timed(await EmbeddedWhisperTranscriber.create({ modelPath: model, threads, audioCtx: "trim", padSec: realWeights ? sttConfig.padMs / 1000 : 0, label }));
   // First decodes pay for page-ins and allocations; keep them out of every figure.
   for (let i = 0; i < 3; i++) await t.inner.transcribe({ audio: loop.slice(0, 5 * RATE), language: "en", threads: 1 });
-  console.log(`\n## ${shape} shape (${model})`);
+  console.log(`\n## ${label} (${model})`);
 
   if (parts.includes("realtime")) {
     console.log(`\nReal-time streams (${seconds} s each, 250 ms chunks at real-time pace, staggered starts):`);

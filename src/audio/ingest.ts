@@ -2,6 +2,7 @@
 import { AudioFrameError } from "./errors.js";
 import { Resampler } from "./resampler.js";
 import type { StreamConfig } from "../protocol/messages.js";
+import { createOpusAudioIngest } from "./opus.js";
 
 export const TARGET_RATE = 16000;
 export const MIN_RATE = 8000;
@@ -24,14 +25,18 @@ export interface AudioIngest {
   flush(): Float32Array;
   /** Input seconds accepted so far (at the declared rate). */
   readonly receivedSeconds: number;
+  /** Compressed encodings: resolves when the decoder can take frames (awaited before `ready`). */
+  readonly ready?: Promise<void>;
+  /** Compressed encodings: releases the decoder. */
+  close?(): void;
 }
 
 type IngestConfig = Pick<StreamConfig, "encoding" | "sample_rate" | "channels">;
 
 export function createAudioIngest(cfg: IngestConfig, opts: AudioIngestOptions = {}): AudioIngest {
   const { encoding, sample_rate: rate, channels } = cfg;
+  if (encoding === "opus") return createOpusAudioIngest(opts);
   if (encoding !== "pcm_s16le" && encoding !== "pcm_f32le") {
-    // webm/opus is deliberately not decoded server-side (docs/stt-engine.md).
     throw new AudioFrameError("unsupported_audio", `encoding ${String(encoding)} is not supported (pcm_s16le, pcm_f32le)`, true);
   }
   if (!Number.isInteger(rate) || rate < MIN_RATE || rate > MAX_RATE) {

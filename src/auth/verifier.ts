@@ -5,7 +5,6 @@
 import { readFileSync } from "node:fs";
 import {
   createLocalJWKSet,
-  createRemoteJWKSet,
   decodeProtectedHeader,
   errors as joseErrors,
   importJWK,
@@ -21,6 +20,8 @@ import type { Config } from "../config/index.js";
 import { MAX_TOKEN_BYTES } from "../protocol/messages.js";
 import { AuthError } from "./errors.js";
 import { Introspector } from "./introspection.js";
+import { remoteJwks } from "./jwks.js";
+import type { Logger } from "../util/log.js";
 
 export interface Claims {
   sub: string;
@@ -197,15 +198,10 @@ function checkScope(claims: Claims, cfg: JwtConfig) {
   }
 }
 
-export async function createVerifier(cfg: JwtConfig, opts: { devSecret?: string } = {}): Promise<TokenVerifier> {
-  const introspector = cfg.introspectionUrl ? new Introspector(cfg) : null;
+export async function createVerifier(cfg: JwtConfig, opts: { devSecret?: string; log?: Logger } = {}): Promise<TokenVerifier> {
+  const introspector = cfg.introspectionUrl ? new Introspector(cfg, opts.log) : null;
   if (cfg.jwksUrl) {
-    const jwks = createRemoteJWKSet(new URL(cfg.jwksUrl), {
-      cooldownDuration: cfg.jwksCooldownMs,
-      cacheMaxAge: cfg.jwksCacheMaxAgeMs,
-      timeoutDuration: cfg.jwksTimeoutMs,
-    });
-    return new JwtVerifier("jwks", jwks, pin(ASYMMETRIC, cfg.algorithms), cfg, introspector);
+    return new JwtVerifier("jwks", remoteJwks(cfg, opts.log), pin(ASYMMETRIC, cfg.algorithms), cfg, introspector);
   }
   if (cfg.publicKey) {
     const { key, algorithms } = await loadPublicKey(cfg.publicKey, cfg.algorithms);

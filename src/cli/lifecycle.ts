@@ -1,10 +1,13 @@
 // What every long-running command (`serve`, `worker`) does around its own work: a bad setting
 // exits 2 with the message that names it, a failed start exits 1 after a fatal log line, and
 // SIGTERM/SIGINT close within the grace period (exit 0), with a hard deadline after it (exit 1).
+// Once started, an exception that escapes every handler is logged, counted and survived
+// (guardProcess).
 import type { Command } from "commander";
 import { ConfigError, type Config } from "../config/index.js";
 import type { Logger } from "../util/log.js";
 import { configFromCommand } from "./options.js";
+import { recordEscaped } from "../util/escaped.js";
 
 function exitOnConfigError(e: unknown): void {
   if (e instanceof ConfigError) {
@@ -22,9 +25,34 @@ export function configOrExit(cmd: Command): Config {
   }
 }
 
+/**
+ * Process-level policy for an exception that escaped every handler. Every network entry point
+ * (request, upgrade, socket, timer, message handler) catches what it throws and answers its peer,
+ * so an escape is a bug outside any one peer's input. Policy: log it at error level with its
+ * stack, count it in /metrics (parlance_escaped_errors_total{kind}) and keep serving. Exiting
+ * would end every live session for one bug, and a supervisor restart loses in-flight transcripts
+ * the store has not committed. Never silenced: the log line and the counter are the alarm.
+ * Start-up failures are not covered: startOrExit still exits 1 on them.
+ */
+let guarded = false;
+export function guardProcess(log: Logger): void {
+  if (guarded) return;
+  guarded = true;
+  process.on("uncaughtException", (err, origin) => {
+    recordEscaped("uncaughtException");
+    log.error({ err, origin }, "uncaught exception escaped every handler; serving on (parlance_escaped_errors_total)");
+  });
+  process.on("unhandledRejection", (reason) => {
+    recordEscaped("unhandledRejection");
+    log.error({ err: reason }, "unhandled promise rejection escaped every handler; serving on (parlance_escaped_errors_total)");
+  });
+}
+
 export async function startOrExit<T>(what: string, log: Logger, start: () => Promise<T>): Promise<T> {
   try {
-    return await start();
+    const started = await start();
+    guardProcess(log);
+    return started;
   } catch (e) {
     exitOnConfigError(e);
     log.fatal({ err: e }, `${what} start-up failed`);

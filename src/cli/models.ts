@@ -1,105 +1,117 @@
-// `parlance models list|pull`: official whisper.cpp ggml files into the models directory.
-import { createHash } from "node:crypto";
-import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
-import { join } from "node:path";
-import { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
+// `parlance models list|pull`: the model catalogue (Whisper and the embedded LLM) and the files in
+// the models directory; downloads with checksum verification, progress and resume (src/models/).
 import type { Command } from "commander";
 import { modelsDir, type Config } from "../config/index.js";
-import { DEFAULT_MODELS_BASE_URL, listLocalModels, officialModel, OFFICIAL_MODELS } from "../stt/models.js";
+import { listLocalModels } from "../stt/models.js";
+import { catalogue, findEntry, type CatalogueEntry } from "../models/catalogue.js";
+import { downloadModel, ModelDownloadError, type DownloadOptions } from "../models/download.js";
+import { serverModels } from "../models/server-models.js";
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
 
-export class ModelDownloadError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ModelDownloadError";
-  }
-}
+export { ModelDownloadError };
 
 export interface PullOptions {
-  /** Overrides the official base URL (tests: a loopback server; mirrors). PARLANCE_MODELS_BASE_URL. */
+  /** A mirror serving every file by name (tests: a loopback server). Default: PARLANCE_MODELS_BASE_URL, else the official URL. */
   baseUrl?: string;
   force?: boolean;
-  /** Progress output; a bar when it is a TTY, nothing otherwise. */
-  out?: NodeJS.WriteStream;
+  trustMirrorChecksums?: boolean;
+  retries?: number;
+  /** Progress output; a bar on a TTY, a line every 10 % otherwise. */
+  out?: DownloadOptions["out"];
+  warn?: (message: string) => void;
 }
 
-/** Downloads one official model, checks SHA-256 (or SHA-1), renames into place atomically. */
+/** Downloads one catalogue model (Whisper or LLM) by name or file name; resolves with its path. */
 export async function pullModel(name: string, dir: string, opts: PullOptions = {}): Promise<string> {
-  const m = officialModel(name);
-  if (!m) throw new ModelDownloadError(`unknown model "${name}"; known: ${OFFICIAL_MODELS.map((x) => x.name).join(", ")}`);
-  mkdirSync(dir, { recursive: true });
-  const dest = join(dir, m.file);
-  if (existsSync(dest) && !opts.force) return dest;
-  const base = (opts.baseUrl ?? process.env.PARLANCE_MODELS_BASE_URL ?? DEFAULT_MODELS_BASE_URL).replace(/\/+$/, "");
-  const url = `${base}/${m.file}`;
-  const res = await fetch(url, { redirect: "follow" });
-  if (!res.ok || !res.body) throw new ModelDownloadError(`download of ${url} failed: HTTP ${res.status}`);
-  const total = Number(res.headers.get("content-length")) || m.sizeMB * 1024 * 1024;
-  const sha256 = createHash("sha256");
-  const sha1 = createHash("sha1");
-  const tmp = `${dest}.part-${process.pid}`;
-  const out = opts.out;
-  const tty = Boolean(out?.isTTY);
-  let got = 0;
-  let lastDraw = 0;
-  const draw = (final = false) => {
-    if (!tty || !out) return;
-    const now = Date.now();
-    if (!final && now - lastDraw < 100) return;
-    lastDraw = now;
-    const frac = Math.min(1, got / total);
-    const width = 30;
-    const bar = "#".repeat(Math.round(frac * width)).padEnd(width, "-");
-    out.write(`\r${m.name} [${bar}] ${(frac * 100).toFixed(0).padStart(3)}% ${(got / 1048576).toFixed(1)}/${(total / 1048576).toFixed(0)} MB${final ? "\n" : ""}`);
-  };
-  try {
-    const body = Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>);
-    body.on("data", (chunk: Buffer) => {
-      sha256.update(chunk);
-      sha1.update(chunk);
-      got += chunk.length;
-      draw();
-    });
-    await pipeline(body, createWriteStream(tmp));
-    draw(true);
-    const h256 = sha256.digest("hex");
-    const h1 = sha1.digest("hex");
-    if (m.sha256 ? h256 !== m.sha256 : m.sha1 ? h1 !== m.sha1 : false) {
-      throw new ModelDownloadError(`checksum mismatch for ${m.file}: got sha256 ${h256} / sha1 ${h1}, expected ${m.sha256 ?? m.sha1}`);
-    }
-    renameSync(tmp, dest); // atomic: a server never sees a half-written model
-    return dest;
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e instanceof ModelDownloadError ? e : new ModelDownloadError(`download of ${url} failed: ${(e as Error).message}`);
-  }
+  const entry = findEntry(name);
+  if (!entry) throw new ModelDownloadError(`unknown model "${name}"; known: ${catalogue().map((x) => x.name).join(", ")}`);
+  const r = await downloadModel(entry, dir, { ...opts, baseUrl: opts.baseUrl ?? process.env.PARLANCE_MODELS_BASE_URL });
+  return r.path;
 }
+
+const short = (e: CatalogueEntry) => (e.sha256 ? `sha256 ${e.sha256.slice(0, 12)}…` : e.sha1 ? `sha1 ${e.sha1.slice(0, 12)}…` : "no published checksum");
 
 export function registerModelsCommands(program: Command, loadConfig: () => Config): void {
-  const models = program.command("models").description("manage Whisper models (PARLANCE_MODELS_DIR)");
+  const models = program.command("models").description("Whisper and LLM model files (PARLANCE_MODELS_DIR)");
   models
     .command("list")
-    .description("models in the models directory, and the official ones you can pull")
+    .description("the models the server loads, the files in the models directory, and what can be pulled")
     .action(() => {
       const cfg = loadConfig();
       const dir = modelsDir(cfg);
-      const local = listLocalModels(dir);
+      const loads = serverModels(cfg);
       console.log(`models directory: ${dir}`);
-      console.log(`server model (PARLANCE_STT_MODEL): ${cfg.stt.model}`);
-      for (const m of local) console.log(`  ${m.name.padEnd(16)} ${(m.bytes / 1048576).toFixed(0).padStart(6)} MB  ${m.official ? "official" : "other"}`);
-      if (local.length === 0) console.log("  (none)");
-      const missing = OFFICIAL_MODELS.filter((o) => !local.some((l) => l.name === o.name));
+      console.log("the server loads:");
+      for (const m of loads) {
+        console.log(`  ${m.kind.padEnd(7)} ${m.path}  ${m.present ? "present" : `MISSING${m.entry ? `: parlance models pull ${m.entry.name}` : ""}`}  (${m.setting})`);
+      }
+      if (loads.length === 0) console.log("  (no local models: remote engines configured)");
+      const files = existsSync(dir) ? readdirSync(dir).filter((f) => /\.(bin|gguf)$/.test(f)).sort() : [];
+      const whisperLocal = new Map(listLocalModels(dir).map((l) => [l.path, l]));
+      console.log("files:");
+      for (const f of files) {
+        const p = join(dir, f);
+        const entry = findEntry(f);
+        const kind = entry?.kind ?? (f.endsWith(".gguf") ? "llm" : whisperLocal.has(p) ? "whisper" : "other");
+        const mark = loads.some((m) => m.path === p) ? "  <- loaded by the server" : "";
+        console.log(`  ${kind.padEnd(7)} ${f.padEnd(40)} ${(statSync(p).size / 1048576).toFixed(0).padStart(6)} MB  ${entry ? `catalogue ${entry.name}, ${short(entry)}` : "not in the catalogue"}${mark}`);
+      }
+      if (files.length === 0) console.log("  (none)");
+      const missing = catalogue().filter((e) => !files.includes(e.file));
+      console.log("catalogue (parlance models pull NAME):");
+      for (const e of catalogue()) {
+        console.log(`  ${e.kind.padEnd(7)} ${e.name.padEnd(36)} ~${String(e.sizeMB).padStart(5)} MB  ${short(e)}  ${files.includes(e.file) ? "present" : ""}`);
+      }
       if (missing.length) console.log(`pullable: ${missing.map((o) => `${o.name} (~${o.sizeMB} MB)`).join(", ")}`);
     });
   models
     .command("pull")
-    .description("download an official whisper.cpp model with checksum verification")
-    .argument("<name>", `one of ${OFFICIAL_MODELS.map((m) => m.name).join(", ")}`)
+    .description("download models with checksum verification, progress and resume; no NAME: the ones the server loads")
+    .argument("[names...]", `catalogue names, e.g. tiny.en, base.en, qwen2.5-0.5b-instruct-q4_k_m (see models list)`)
     .option("--force", "download again even if the file exists")
-    .option("--base-url <url>", "mirror to download from (default: Hugging Face ggerganov/whisper.cpp)")
-    .action(async (name: string, o: { force?: boolean; baseUrl?: string }) => {
-      const dir = modelsDir(loadConfig());
-      const path = await pullModel(name, dir, { force: o.force, baseUrl: o.baseUrl, out: process.stderr });
-      console.log(path);
+    .option("--base-url <url>", "mirror serving every file by name (PARLANCE_MODELS_BASE_URL; default: each file's official URL)")
+    .option("--trust-mirror-checksums", "accept files the mirror's SHA256SUMS lists even where they differ from the published checksum (warns)")
+    .action(async (names: string[], o: { force?: boolean; baseUrl?: string; trustMirrorChecksums?: boolean }) => {
+      const cfg = loadConfig();
+      const dir = modelsDir(cfg);
+      let entries: CatalogueEntry[];
+      if (names.length === 0) {
+        entries = serverModels(cfg).flatMap((m) => (m.entry ? [m.entry] : []));
+        if (entries.length === 0) {
+          console.error("nothing to pull: the configured models are not catalogue files (see parlance models list)");
+          process.exitCode = 2;
+          return;
+        }
+      } else {
+        entries = [];
+        for (const n of names) {
+          const e = findEntry(n);
+          if (!e) {
+            console.error(`unknown model "${n}"; known: ${catalogue().map((x) => x.name).join(", ")}`);
+            process.exitCode = 2;
+            return;
+          }
+          entries.push(e);
+        }
+      }
+      for (const entry of entries) {
+        try {
+          const r = await downloadModel(entry, dir, {
+            baseUrl: o.baseUrl ?? cfg.models.baseUrl,
+            trustMirrorChecksums: o.trustMirrorChecksums ?? cfg.models.trustMirrorChecksums,
+            retries: cfg.models.downloadRetries,
+            force: o.force,
+            out: process.stderr,
+            warn: (w) => console.error(w),
+          });
+          const how = r.verified === "present" ? "already present" : r.verified === "official" ? `verified: sha256 ${r.sha256}` : `accepted from the trusted mirror manifest (sha256 ${r.sha256}), not the official file`;
+          console.log(`${entry.name} ${r.path} ${how}`);
+        } catch (e) {
+          console.error(`${entry.name}: ${(e as Error).message}`);
+          process.exitCode = 1;
+          return;
+        }
+      }
     });
 }

@@ -1,6 +1,6 @@
 // `parlance stream <file|->`: streams a recording (or raw PCM on stdin) to a server at real-time
 // pace through the client SDK, shows partials/finals as they come, then prints the report.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { extname } from "node:path";
 import type { Readable } from "node:stream";
@@ -9,12 +9,13 @@ import { InvalidArgumentError, type Command } from "commander";
 import WebSocket from "ws";
 import { z } from "zod";
 import { connect, type ParlanceSession } from "../client/session.js";
-import { AuthFailedError, ServerBusyError, ServerError, ParlanceClientError, AbortedError } from "../client/errors.js";
+import { AuthFailedError, ServerBusyError, ServerError, ParlanceClientError, AbortedError, ServiceUnavailableError } from "../client/errors.js";
 import { AudioEncoding, type StreamConfigInput } from "../protocol/messages.js";
 import type { Report } from "../protocol/report.js";
 import { parseWav } from "../audio/wav.js";
+import { probeOpusFile } from "../audio/opus.js";
 
-export const ExitCode = { ok: 0, error: 1, usage: 2, auth: 3, busy: 4, analysis: 5, interrupted: 130 } as const;
+export const ExitCode = { ok: 0, error: 1, usage: 2, auth: 3, busy: 4, analysis: 5, unavailable: 6, interrupted: 130 } as const;
 
 const Options = z.object({
   url: z.string().regex(/^wss?:\/\//, "--url must be a ws:// or wss:// URL"),
@@ -34,13 +35,45 @@ type Options = z.infer<typeof Options>;
 
 export interface AudioSource {
   config: Pick<StreamConfigInput, "encoding" | "sample_rate" | "channels">;
-  /** Raw PCM in `config`'s format, in whatever pieces the source yields. */
+  /** Raw PCM in `config`'s format (or Opus container bytes), in whatever pieces the source yields. */
   data: AsyncIterable<Buffer>;
   describe: string;
+  /** Opus: container bytes per second of audio, for real-time pacing (null: send as they come). */
+  opusBytesPerSecond?: number | null;
+}
+
+const OPUS_FILE = /\.(ogg|opus|oga|webm)$/i;
+
+/** `--encoding opus`: an Ogg/WebM Opus file as it is, anything else encoded by ffmpeg (client side) to Ogg/Opus 24 kbit/s. */
+function openOpusSource(input: string, stdin: Readable): AudioSource {
+  if (input === "-") return { config: { encoding: "opus" }, data: stdin, describe: "stdin Ogg/WebM Opus", opusBytesPerSecond: null };
+  let bytes: Buffer;
+  let how: string;
+  if (OPUS_FILE.test(input)) {
+    bytes = readFileSync(input);
+    how = "sent as it is";
+  } else {
+    try {
+      bytes = execFileSync("ffmpeg", ["-nostdin", "-hide_banner", "-loglevel", "error", "-i", input, "-ac", "1", "-c:a", "libopus", "-b:a", "24k", "-f", "ogg", "-"], { maxBuffer: 512 * 1024 * 1024 });
+    } catch (err) {
+      throw new ParlanceClientError((err as NodeJS.ErrnoException).code === "ENOENT" ? "ffmpeg not found: install it, or pass an .ogg/.webm Opus file" : `ffmpeg could not encode ${input} to Opus`);
+    }
+    how = "ffmpeg -> Ogg/Opus 24 kbit/s";
+  }
+  const probe = probeOpusFile(bytes);
+  return {
+    config: { encoding: "opus" },
+    data: (async function* () {
+      yield bytes;
+    })(),
+    describe: `${input} (${probe.container}/opus, ${probe.seconds.toFixed(1)} s, ${((bytes.length * 8) / probe.seconds / 1000).toFixed(0)} kbit/s, ${how})`,
+    opusBytesPerSecond: bytes.length / Math.max(0.001, probe.seconds),
+  };
 }
 
 /** Opens the input: WAV parsed natively, other containers decoded by ffmpeg, `-` raw PCM on stdin. */
 export function openAudioSource(input: string, o: Pick<Options, "rate" | "channels" | "encoding">, stdin: Readable = process.stdin): AudioSource {
+  if (o.encoding === "opus") return openOpusSource(input, stdin);
   if (input === "-") {
     return { config: { encoding: o.encoding, sample_rate: o.rate, channels: o.channels }, data: stdin, describe: `stdin ${o.encoding} ${o.rate} Hz x${o.channels}` };
   }
@@ -217,9 +250,11 @@ export async function runStream(input: string, o: Options): Promise<number> {
     })();
     events.catch(() => {}); // its failure is the session's failure, reported through end()
     const cfg = s.config;
-    const bytesPerSecond = cfg.sample_rate * cfg.channels * (cfg.encoding === "pcm_f32le" ? 4 : 2);
-    const frameBytes = cfg.channels * (cfg.encoding === "pcm_f32le" ? 4 : 2);
-    const chunkBytes = Math.max(frameBytes, Math.round((bytesPerSecond * o.chunkMs) / 1000 / frameBytes) * frameBytes);
+    const opus = cfg.encoding === "opus";
+    // Opus stdin has no known rate: it is sent as it arrives (the producer paces it).
+    const bytesPerSecond = opus ? (source.opusBytesPerSecond ?? Number.POSITIVE_INFINITY) : cfg.sample_rate * cfg.channels * (cfg.encoding === "pcm_f32le" ? 4 : 2);
+    const frameBytes = opus ? 1 : cfg.channels * (cfg.encoding === "pcm_f32le" ? 4 : 2);
+    const chunkBytes = Number.isFinite(bytesPerSecond) ? Math.max(frameBytes, Math.round((bytesPerSecond * o.chunkMs) / 1000 / frameBytes) * frameBytes) : 4096;
     const t0 = performance.now();
     let sentBytes = 0;
     for await (const chunk of rechunk(source.data, chunkBytes)) {
@@ -248,6 +283,10 @@ export async function runStream(input: string, o: Options): Promise<number> {
     if (err instanceof AuthFailedError) {
       printer.info(`error: authentication failed (${err.code}): ${err.message}`);
       return ExitCode.auth;
+    }
+    if (err instanceof ServiceUnavailableError) {
+      printer.info(`error: ${err.message}`);
+      return ExitCode.unavailable;
     }
     if (err instanceof ServerBusyError) {
       printer.info(`error: ${err.message}`);
@@ -289,7 +328,7 @@ export function registerStreamCommand(program: Command): void {
     .option("--ca <file>", "extra CA certificate (PEM), e.g. the dev server's data/tls/cert.pem")
     .option("--rate <hz>", "stdin: sample rate", num("--rate"), 16000)
     .option("--channels <n>", "stdin: channels", num("--channels"), 1)
-    .option("--encoding <enc>", "stdin: pcm_s16le or pcm_f32le", "pcm_s16le")
+    .option("--encoding <enc>", "pcm_s16le or pcm_f32le (stdin), or opus: send Ogg/WebM Opus (other files are encoded to Ogg/Opus 24 kbit/s with ffmpeg first)", "pcm_s16le")
     .option("--language <tag>", "spoken language (BCP 47), default en")
     .option("--task <text>", "the prompt the learner answered, for the analysis")
     .option("--chunk-ms <ms>", "audio per frame", num("--chunk-ms"), 250)

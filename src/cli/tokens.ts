@@ -2,21 +2,21 @@
 // production-like verifier).
 import type { Command } from "commander";
 import { resolve } from "node:path";
-import { devSecret, mintDevToken, parseTtl, writeDevKeys } from "../auth/dev.js";
+import { devSecret, devSubject, mintDevToken, parseTtl, writeDevKeys } from "../auth/dev.js";
 import { configFromCommand } from "./options.js";
 
 export function registerTokenCommands(program: Command): void {
   const token = program
     .command("token")
     .description("mint a development token signed with the dev secret (dev mode only)")
-    .requiredOption("--sub <subject>", "subject (learner id)")
+    .option("--sub <subject>", "subject (learner id); default: a new dev-learner-<random> subject per token")
     .option("--ttl <ttl>", "lifetime, e.g. 15m, 1h, 7d", "1h")
     .option("--level <cefr>", "learner level claim, e.g. B1")
     .option("--scope <scopes>", "space-separated scopes")
     .option("--dev", "dev mode (PARLANCE_DEV)")
     .option("--data-dir <dir>", "data dir holding the dev secret (PARLANCE_DATA_DIR)")
     .option("--config <file>", "config file");
-  token.action(async (o: { sub: string; ttl: string; level?: string; scope?: string }) => {
+  token.action(async (o: { sub?: string; ttl: string; level?: string; scope?: string }) => {
     const config = configFromCommand(token);
     if (!config.dev) {
       console.error("parlance token is for dev mode only (set PARLANCE_DEV=1 or --dev); production tokens come from your identity provider");
@@ -25,8 +25,10 @@ export function registerTokenCommands(program: Command): void {
     const claims: Record<string, unknown> = {};
     if (o.level) claims.level = o.level;
     if (o.scope) claims.scope = o.scope;
+    const sub = o.sub ?? devSubject();
+    if (!o.sub) process.stderr.write(`subject: ${sub}\n`);
     const jwt = await mintDevToken(devSecret(resolve(config.dataDir)), {
-      sub: o.sub,
+      sub,
       ttlSeconds: parseTtl(o.ttl),
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,

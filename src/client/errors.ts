@@ -27,6 +27,22 @@ export class ServerBusyError extends ParlanceClientError {
   }
 }
 
+/**
+ * The server cannot serve sessions at all until its operator acts (`stt_unavailable`: no speech
+ * model; close 4503). Not retryable: reconnecting gets the same answer.
+ */
+export class ServiceUnavailableError extends ParlanceClientError {
+  constructor(
+    /** The server's error code, e.g. `stt_unavailable`. */
+    readonly code: string,
+    /** What the server said (names what the operator has to do). */
+    readonly serverMessage: string,
+  ) {
+    super(code === "stt_unavailable" ? `speech recognition is not set up on this server: run \`parlance models pull tiny.en\` (${serverMessage})` : `${code}: ${serverMessage}`);
+    this.name = "ServiceUnavailableError";
+  }
+}
+
 /** The connection closed before the awaited step finished (network loss, server restart, a fatal protocol error). */
 export class ConnectionClosedError extends ParlanceClientError {
   constructor(

@@ -4,7 +4,7 @@
 // finals already received stay with the caller. Busy servers say when to come back
 // (retry_after_ms); bad tokens and protocol violations are never retried.
 import { connect, type ConnectOptions, type ParlanceSession } from "./session.js";
-import { AbortedError, AuthFailedError, ConnectionClosedError, ProtocolError, ServerBusyError, TimeoutError } from "./errors.js";
+import { AbortedError, AuthFailedError, ConnectionClosedError, ProtocolError, ServerBusyError, ServiceUnavailableError, TimeoutError } from "./errors.js";
 import { CloseCode } from "../protocol/codes.js";
 
 export interface RetryPolicy {
@@ -20,7 +20,7 @@ export interface RetryPolicy {
 
 /** Whether opening a new session could succeed where this error failed. */
 export function isRetryable(err: unknown): boolean {
-  if (err instanceof AuthFailedError || err instanceof ProtocolError || err instanceof AbortedError) return false;
+  if (err instanceof AuthFailedError || err instanceof ProtocolError || err instanceof AbortedError || err instanceof ServiceUnavailableError) return false;
   if (err instanceof ServerBusyError || err instanceof TimeoutError) return true;
   if (err instanceof ConnectionClosedError) {
     const fatalForClient: number[] = [
@@ -30,6 +30,7 @@ export function isRetryable(err: unknown): boolean {
       CloseCode.frameTooLarge,
       CloseCode.unsupportedAudio,
       CloseCode.sessionLimit,
+      CloseCode.sttUnavailable,
     ];
     return !fatalForClient.includes(err.code);
   }

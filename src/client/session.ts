@@ -19,6 +19,7 @@ import {
   ProtocolError,
   ServerBusyError,
   ServerError,
+  ServiceUnavailableError,
   TimeoutError,
 } from "./errors.js";
 
@@ -147,12 +148,17 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
 
   /**
    * Sends one chunk of audio in the session's encoding. Float32 input is converted to s16 (or
-   * sent as-is for `pcm_f32le`), Int16 likewise; an ArrayBuffer is sent untouched.
+   * sent as-is for `pcm_f32le`), Int16 likewise; an ArrayBuffer or Uint8Array is sent untouched.
+   * `opus`: the next bytes of the Ogg/Opus or WebM/Opus stream (e.g. a MediaRecorder chunk), as
+   * ArrayBuffer or Uint8Array; the SDK does not encode.
    */
-  sendAudio(chunk: Int16Array | Float32Array | ArrayBuffer): void {
+  sendAudio(chunk: Int16Array | Float32Array | ArrayBuffer | Uint8Array): void {
     this.assertStreaming("sendAudio");
     let payload: ArrayBufferView | ArrayBuffer;
-    if (chunk instanceof ArrayBuffer) payload = chunk;
+    if (this.config.encoding === "opus" && !(chunk instanceof ArrayBuffer || chunk instanceof Uint8Array)) {
+      throw new ParlanceClientError("sendAudio: encoding opus takes container bytes (ArrayBuffer or Uint8Array), not samples");
+    }
+    if (chunk instanceof ArrayBuffer || chunk instanceof Uint8Array) payload = chunk;
     else if (this.config.encoding === "pcm_s16le") payload = chunk instanceof Float32Array ? floatToInt16(chunk) : chunk;
     else payload = chunk instanceof Int16Array ? int16ToFloat(chunk) : chunk;
     if (payload.byteLength === 0) return;
@@ -319,6 +325,9 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
     const serverError = this.lastServerError ?? undefined;
     if (code === CloseCode.authFailed || code === CloseCode.authTimeout || serverError?.code === "auth_failed" || serverError?.code === "token_expired") {
       err = new AuthFailedError(serverError?.message ?? (reason || "authentication failed"), serverError?.code ?? "auth_failed");
+    } else if (code === CloseCode.sttUnavailable || serverError?.code === "stt_unavailable") {
+      // Before 4503 existed servers closed this with 1013 (busy); the error code tells them apart.
+      err = new ServiceUnavailableError(serverError?.code ?? "stt_unavailable", serverError?.message ?? reason);
     } else if (code === CloseCode.busy || this.busyRetryMs !== null || serverError?.code === "server_busy") {
       err = new ServerBusyError(this.busyRetryMs);
     } else if (code !== CloseCode.normal || !this.readyMessage) {

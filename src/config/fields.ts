@@ -18,6 +18,7 @@ const ENV_OVERRIDES: Record<string, string> = {
   "jwt.introspectionClientSecret": "PARLANCE_INTROSPECTION_CLIENT_SECRET",
   "store.databaseUrl": "PARLANCE_DATABASE_URL",
   "queue.redisUrl": "PARLANCE_REDIS_URL",
+  "models.autoPull": "PARLANCE_AUTO_PULL",
 };
 
 const snake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
@@ -30,7 +31,7 @@ function unwrap(s: z.ZodType): z.ZodType {
   let cur = s;
   for (;;) {
     const d = defOf(cur);
-    if ((d.type === "default" || d.type === "optional" || d.type === "nullable") && d.innerType) cur = d.innerType;
+    if ((d.type === "default" || d.type === "prefault" || d.type === "optional" || d.type === "nullable") && d.innerType) cur = d.innerType;
     else return cur;
   }
 }

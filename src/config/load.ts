@@ -6,12 +6,10 @@ import { parse as parseYaml } from "yaml";
 import { ConfigSchema, type Config } from "./schema.js";
 import { FIELDS, fieldByKey } from "./fields.js";
 
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ConfigError";
-  }
-}
+import { ConfigError } from "./errors.js";
+
+export { ConfigError };
+export { assertProductionReady } from "./safety.js";
 
 export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
@@ -82,7 +80,9 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => {
       const key = i.path.join(".");
-      const f = fieldByKey.get(key);
+      // A list entry's issue has its index in the path ("trustedProxies.0"): name the setting.
+      let f = fieldByKey.get(key);
+      for (let n = i.path.length - 1; !f && n > 0; n--) f = fieldByKey.get(i.path.slice(0, n).join("."));
       const where = f ? `${key} (${f.env} / --${f.flag})` : key || "(root)";
       return `  ${where}: ${i.message}`;
     });
@@ -93,23 +93,4 @@ export function loadConfig(opts: LoadOptions = {}): Config {
 
 export function modelsDir(config: Config): string {
   return resolve(config.modelsDir ?? resolve(config.dataDir, "models"));
-}
-
-/** Production needs a token verifier and TLS files (or an explicit TLS-terminating proxy). */
-export function assertProductionReady(config: Config): void {
-  if (config.dev) return;
-  const j = config.jwt;
-  if (!j.secret && !j.publicKey && !j.jwksUrl && !j.introspectionUrl) {
-    throw new ConfigError(
-      "production mode needs a token verifier: set PARLANCE_JWT_SECRET, PARLANCE_JWT_PUBLIC_KEY, PARLANCE_JWKS_URL or PARLANCE_INTROSPECTION_URL (or run with --dev)",
-    );
-  }
-  if (!config.behindProxy && (!config.tls.cert || !config.tls.key)) {
-    throw new ConfigError(
-      "production mode needs PARLANCE_TLS_CERT and PARLANCE_TLS_KEY (or --behind-proxy for a TLS-terminating proxy, or --dev)",
-    );
-  }
-  if (Boolean(config.tls.cert) !== Boolean(config.tls.key)) {
-    throw new ConfigError("tls.cert (PARLANCE_TLS_CERT) and tls.key (PARLANCE_TLS_KEY) must be set together");
-  }
 }

@@ -1,6 +1,7 @@
 // Every setting of parlance, in one zod schema. Each leaf has a public env name and a flag
 // (see fields.ts); defaults here are the safe ones.
 import { z } from "zod";
+import { isAddressOrCidr } from "../transport/client-address.js";
 
 const ms = (d: number) => z.coerce.number().int().nonnegative().default(d);
 const list = z.preprocess(
@@ -15,6 +16,8 @@ const bool = z.preprocess((v) => {
   return v;
 }, z.boolean());
 const optionalString = z.string().min(1).optional();
+/** IP addresses or CIDR blocks ("10.0.0.5", "10.0.0.0/8", "fd00::/8"); a bad entry is named at start-up. */
+const addressList = list.pipe(z.array(z.string().refine(isAddressOrCidr, { message: "not an IP address or CIDR block" })));
 
 export const ConfigSchema = z.object({
   dev: bool.default(false),
@@ -22,6 +25,11 @@ export const ConfigSchema = z.object({
   port: z.coerce.number().int().min(0).max(65535).default(8443),
   dataDir: z.string().default("data"),
   behindProxy: bool.default(false),
+  /**
+   * Peers whose forwarding headers (X-Forwarded-For) are believed: the proxies in front of this
+   * gateway. Empty = nobody's, and the socket's address is the client's (docs/security.md).
+   */
+  trustedProxies: addressList.default([]),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   shutdownGraceMs: ms(15000),
   /** Other origins allowed to connect from browsers; empty = any (tokens are the gate). */
@@ -50,9 +58,43 @@ export const ConfigSchema = z.object({
       jwksCooldownMs: ms(30000),
       jwksCacheMaxAgeMs: ms(600000),
       jwksTimeoutMs: ms(5000),
+      /** A JWKS response larger than this is aborted while it streams (real key sets are a few KB). */
+      jwksMaxBytes: z.coerce.number().int().positive().default(256 * 1024),
+      /** A JWKS with more keys than this is refused (providers publish a handful during rotation). */
+      jwksMaxKeys: z.coerce.number().int().positive().default(100),
       requiredScope: optionalString,
+      /** Longest time an introspection answer is reused; never past the token's exp. 0 = not cached. */
+      introspectionCacheTtlMs: ms(60000),
+      introspectionCacheMaxEntries: z.coerce.number().int().positive().default(10000),
+      /** An introspection response larger than this is aborted (a real one is well under 4 KB). */
+      introspectionMaxBytes: z.coerce.number().int().positive().default(64 * 1024),
     })
-    .default({ clockToleranceS: 30, jwksCooldownMs: 30000, jwksCacheMaxAgeMs: 600000, jwksTimeoutMs: 5000 }),
+    .prefault({}),
+
+  /**
+   * Explicit overrides of production refusals (src/config/safety.ts). Each one used is logged as a
+   * warning at start-up.
+   */
+  allowInsecure: z
+    .object({
+      /** http:// JWKS URL, for a sidecar on a loopback address only. */
+      jwksUrl: bool.default(false),
+      /** http:// introspection URL, for a sidecar on a loopback address only. */
+      introspectionUrl: bool.default(false),
+      /** Dev mode (dev secret, token endpoint) on a non-loopback address. */
+      devOnNetwork: bool.default(false),
+    })
+    .prefault({}),
+
+  metrics: z
+    .object({
+      /** Bearer token that /metrics requires. Without it (and without `port`), only direct loopback peers get /metrics. */
+      token: optionalString,
+      /** Set = /metrics is served on its own plain-HTTP listener at host:port, not on the main port. */
+      port: z.coerce.number().int().min(0).max(65535).optional(),
+      host: z.string().default("127.0.0.1"),
+    })
+    .prefault({}),
 
   limits: z
     .object({
@@ -67,6 +109,23 @@ export const ConfigSchema = z.object({
       /** Bytes queued to a client that does not read; partials are dropped first, then it closes. */
       maxBufferedBytes: z.coerce.number().int().positive().default(1024 * 1024),
       tokenExpiryGraceMs: ms(0),
+      // Network surface limits (docs/security.md, "Network surface: limits").
+      /** A TCP connection that has not finished its TLS handshake by then is dropped. */
+      tlsHandshakeTimeoutMs: z.coerce.number().int().positive().default(10000),
+      /** Connections accepted but not through TLS yet; the excess is dropped at accept. */
+      maxPendingTls: z.coerce.number().int().positive().default(256),
+      /** After a close before `ready`, how long the peer gets to answer the close frame. */
+      preAuthCloseGraceMs: ms(500),
+      /** Audio a learner may send, as a multiple of real time, across their sessions; 0 = no limit. */
+      audioRealtimeRatio: z.coerce.number().min(0).default(2),
+      /** Audio (ms) a learner may send ahead of that rate (reconnect catch-up); at least one 1 s frame. */
+      audioBurstMs: z.coerce.number().int().min(1000).default(20000),
+      /** Audio received but not decoded yet, per session (16 kHz float32 bytes: 64000 = 1 s). */
+      maxUndecodedAudioBytes: z.coerce.number().int().min(64000).default(1_920_000),
+      /** Sessions one subject may have open at once; 0 = no limit. */
+      maxSessionsPerSubject: z.coerce.number().int().min(0).default(4),
+      /** Least time between two `reauth` verifications on one session. */
+      reauthMinIntervalMs: ms(1000),
     })
     .default({
       authTimeoutMs: 5000,
@@ -78,9 +137,31 @@ export const ConfigSchema = z.object({
       pingIntervalMs: 15000,
       maxBufferedBytes: 1024 * 1024,
       tokenExpiryGraceMs: 0,
+      tlsHandshakeTimeoutMs: 10000,
+      maxPendingTls: 256,
+      preAuthCloseGraceMs: 500,
+      audioRealtimeRatio: 2,
+      audioBurstMs: 20000,
+      maxUndecodedAudioBytes: 1_920_000,
+      maxSessionsPerSubject: 4,
+      reauthMinIntervalMs: 1000,
     }),
 
   modelsDir: z.string().optional(), // default: <dataDir>/models
+
+  /** Where `parlance models pull` and the first start download model files from (src/models/). */
+  models: z
+    .object({
+      /** A mirror serving every catalogue file by its file name; unset = each file's official URL. */
+      baseUrl: z.url().optional(),
+      /** Accept a file the mirror's SHA256SUMS lists even where it differs from the published checksum (warns). */
+      trustMirrorChecksums: bool.default(false),
+      /** Dev mode: download missing default models at start without asking (PARLANCE_AUTO_PULL, `serve --pull`). */
+      autoPull: bool.default(false),
+      /** Resume attempts after a cut connection, per file and command. */
+      downloadRetries: z.coerce.number().int().min(0).default(3),
+    })
+    .default({ trustMirrorChecksums: false, autoPull: false, downloadRetries: 3 }),
 
   stt: z
     .object({
@@ -91,36 +172,27 @@ export const ConfigSchema = z.object({
       apiKey: optionalString,
       remoteModel: z.string().default("whisper-1"),
       updateMs: ms(1000),
+      /** The first decode after silence, this soon after speech starts (the first partial). */
+      firstUpdateMs: ms(500),
       maxWindowMs: ms(15000),
-      utteranceEndMs: ms(800),
+      utteranceEndMs: ms(1200),
       vadModel: optionalString, // silero ggml file (name in models dir or path)
       maxStreams: z.coerce.number().int().min(0).default(0), // 0 = measure capacity at start
       audioCtx: z.enum(["trim", "full"]).default("trim"),
+      /** Trimmed encoder: silence appended after each window, inside the encoder (docs/bench-stt-accuracy.md). */
+      padMs: ms(0),
+      /** Commit rule: words N consecutive decodes agree on are committed; 0 = each utterance committed whole at its end. */
+      agreement: z.coerce.number().int().min(0).max(5).default(0),
       promptTailChars: z.coerce.number().int().min(0).default(200),
-      /** Prompt Whisper with a verbatim-style preamble (keeps fillers and learner errors). */
-      verbatimPrompt: bool.default(true),
+      /** Prompt Whisper with a verbatim-style preamble (keeps fillers; costs accuracy on learners: docs/bench-stt-accuracy.md). */
+      verbatimPrompt: bool.default(false),
       /** Consecutive failed decodes after which a session is closed (1011); 0 = never. */
       maxConsecutiveFailures: z.coerce.number().int().min(0).default(30),
       /** Guards: segments below this mean token log-probability, or above this no-speech probability, are dropped. */
-      logprobThreshold: z.coerce.number().default(-1.0),
+      logprobThreshold: z.coerce.number().default(-Infinity), // off: at -1 it dropped real learner speech (docs/bench-stt-accuracy.md)
       noSpeechThreshold: z.coerce.number().min(0).max(1).default(0.6),
     })
-    .default({
-      engine: "embedded",
-      model: "tiny.en",
-      threads: 0,
-      remoteModel: "whisper-1",
-      updateMs: 1000,
-      maxWindowMs: 15000,
-      utteranceEndMs: 800,
-      maxStreams: 0,
-      audioCtx: "trim",
-      promptTailChars: 200,
-      verbatimPrompt: true,
-      maxConsecutiveFailures: 30,
-      logprobThreshold: -1.0,
-      noSpeechThreshold: 0.6,
-    }),
+    .prefault({}),
 
   llm: z
     .object({

@@ -7,7 +7,8 @@ import { Report } from "./report.js";
 
 // ---- client -> server --------------------------------------------------------------------------
 
-export const AudioEncoding = z.enum(["pcm_s16le", "pcm_f32le"]);
+/** `opus`: Ogg/Opus or WebM/Opus container bytes (detected from the first bytes); rate and channels come from the stream. */
+export const AudioEncoding = z.enum(["pcm_s16le", "pcm_f32le", "opus"]);
 export type AudioEncoding = z.infer<typeof AudioEncoding>;
 
 export const StreamConfig = z
@@ -74,6 +75,10 @@ export const ReadyMessage = z.object({
     idle_timeout_ms: z.number(),
     max_session_ms: z.number(),
     chunk_ms: z.number(), // the cadence the server expects audio at
+    /** Audio accepted per learner, as a multiple of real time, after the burst (0 = no limit). */
+    audio_realtime_ratio: z.number().optional(),
+    /** Audio (ms) a learner may send ahead of real time before the ratio applies. */
+    audio_burst_ms: z.number().optional(),
   }),
   token_expires_at: z.string().nullable(),
   engine: z.object({ stt: z.string(), update_ms: z.number() }),

@@ -19,6 +19,12 @@ export interface EmbeddedWhisperOptions {
   threads: number;
   /** "trim": encoder window cut to the audio (mandatory for 1 s cadence on CPU); "full": 30 s. */
   audioCtx: "trim" | "full";
+  /**
+   * Trimmed encoder only: silence appended after the audio, inside the encoder window. Whisper was
+   * trained on speech followed by padding; cut exactly at the last sample, the decoder does not see
+   * the speech end and echoes the utterance again (docs/bench-stt-accuracy.md).
+   */
+  padSec?: number;
   /** Cap on decoded tokens per second of audio: bounds cost and runaway loops. */
   maxTokensPerSecond?: number;
   /** Label for logs and `engine` in the ready message. */
@@ -103,8 +109,9 @@ export class EmbeddedWhisperTranscriber implements Transcriber {
     const model = await this.model;
     const realSamples = req.audio.length;
     let pcm = req.audio;
-    if (pcm.length < MIN_SAMPLES) {
-      const padded = new Float32Array(MIN_SAMPLES);
+    const pad = this.opts.audioCtx === "trim" ? Math.round((this.opts.padSec ?? 0) * SAMPLE_RATE) : 0;
+    if (pcm.length + pad < MIN_SAMPLES || pad > 0) {
+      const padded = new Float32Array(Math.max(MIN_SAMPLES, pcm.length + pad));
       padded.set(pcm, 0);
       pcm = padded;
     }
@@ -144,6 +151,7 @@ export class EmbeddedWhisperTranscriber implements Transcriber {
     const audioEnd = realSamples / SAMPLE_RATE;
     const segments: TranscribedSegment[] = [];
     for (const s of raw as Awaited<DetailTask["result"]>) {
+      if (s.from / 1000 >= audioEnd) continue; // heard in the appended silence: nothing was said there
       const start = Math.min(s.from / 1000, audioEnd);
       const end = Math.min(Math.max(s.to / 1000, start), audioEnd);
       const tokens: TimedToken[] = s.tokens.map((t) => ({ text: t.text, start: t.from / 1000, end: t.to / 1000, p: t.p }));

@@ -45,21 +45,39 @@ export function dedupeSeam(committedTail: StreamWord[], hyp: StreamWord[], seamS
 /**
  * Cuts a decoding loop: an n-gram repeated back to back (1-word runs of 4+, longer n-grams 3+
  * times) keeps its first occurrence and everything after it is dropped (a loop does not recover
- * within a window). Returns the kept words and whether a loop was found.
+ * within a window). A phrase of ECHO_MIN_WORDS or more said twice in a row is an echo: with the
+ * encoder window cut to the audio, Whisper often repeats a whole short utterance once more
+ * (measured with real tiny.en: "I'm from the cutter lying off the coast." twice and a half in 2.1 s).
+ * Its copies, and a trailing unfinished copy, are dropped; what follows them is kept. Learners'
+ * own repetitions are shorter ("I, I go", "to the, to the"), so they stay.
+ * Returns the kept words and whether anything was cut.
  */
+export const ECHO_MIN_WORDS = 4;
+
 export function cutRepetition(words: StreamWord[]): { words: StreamWord[]; cut: boolean } {
   const norm = words.map((w) => normalizeWord(w.word));
+  const same = (a: number, b: number, n: number) => {
+    for (let k = 0; k < n; k++) if (norm[a + k] !== norm[b + k]) return false;
+    return true;
+  };
   for (let i = 0; i < norm.length; i++) {
     for (let n = 1; n <= 8 && i + n <= norm.length; n++) {
       const needed = n === 1 ? 4 : 3;
       let reps = 1;
-      while (i + (reps + 1) * n <= norm.length) {
-        let same = true;
-        for (let k = 0; k < n && same; k++) same = norm[i + k] === norm[i + reps * n + k];
-        if (!same) break;
-        reps++;
-      }
+      while (i + (reps + 1) * n <= norm.length && same(i, i + reps * n, n)) reps++;
       if (reps >= needed) return { words: words.slice(0, i + n), cut: true };
+    }
+  }
+  for (let i = 0; i < norm.length; i++) {
+    for (let n = ECHO_MIN_WORDS; i + 2 * n <= norm.length; n++) {
+      if (!same(i, i + n, n)) continue;
+      let j = i + 2 * n;
+      while (j + n <= norm.length && same(i, j, n)) j += n;
+      // An unfinished copy at the very end ("... coast. I'm from the cutter") goes too.
+      const rest = norm.length - j;
+      const tailIsCopy = rest > 0 && rest < n && same(i, j, rest);
+      const kept = [...words.slice(0, i + n), ...(tailIsCopy ? [] : words.slice(j))];
+      return { words: cutRepetition(kept).words, cut: true };
     }
   }
   return { words, cut: false };
@@ -87,7 +105,7 @@ export const VERBATIM_PROMPTS: Readonly<Record<string, string>> = {
     "It was, like, very nice day. Er, then we go home and, you know, we was cooking the dinner together and I, I cut the onion.",
 };
 
-export const DEFAULT_GUARDS: GuardOptions = { logprobThreshold: -1.0, noSpeechThreshold: 0.6, suppressHallucinations: true };
+export const DEFAULT_GUARDS: GuardOptions = { logprobThreshold: -Infinity, noSpeechThreshold: 0.6, suppressHallucinations: true };
 
 // Phrases Whisper produces on silence or noise (from its YouTube-subtitle training data). Always
 // dropped when they are the whole segment; real learners rarely say exactly these alone.

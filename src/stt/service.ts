@@ -124,12 +124,14 @@ export function policyFromConfig(config: Config, guards?: Partial<GuardOptions>)
   return {
     ...DEFAULT_POLICY,
     updateMs: Math.max(100, s.updateMs),
+    firstUpdateMs: Math.max(100, s.firstUpdateMs),
     maxWindowMs: Math.max(2000, s.maxWindowMs),
     utteranceEndMs: Math.max(100, s.utteranceEndMs),
     promptTailChars: s.promptTailChars,
     verbatimPrompt: s.verbatimPrompt,
     maxConsecutiveFailures: s.maxConsecutiveFailures,
-    guards: { ...DEFAULT_GUARDS, ...guards },
+    agreement: s.agreement,
+    guards: { ...DEFAULT_GUARDS, logprobThreshold: s.logprobThreshold, noSpeechThreshold: s.noSpeechThreshold, ...guards },
   };
 }
 
@@ -147,7 +149,7 @@ export async function createSttService(config: Config, logger: Logger, opts: Stt
   if (!transcriber) {
     if (s.engine === "embedded") {
       const modelPath = resolveModelPath(s.model, modelsDir(config));
-      transcriber = await EmbeddedWhisperTranscriber.create({ modelPath, threads, audioCtx: s.audioCtx, label: s.model.replace(/^.*\//, "") });
+      transcriber = await EmbeddedWhisperTranscriber.create({ modelPath, threads, audioCtx: s.audioCtx, padSec: s.padMs / 1000, label: s.model.replace(/^.*\//, "") });
     } else if (s.engine === "remote") {
       if (!s.url) throw new Error("stt.engine=remote needs stt.url (PARLANCE_STT_URL)");
       transcriber = new RemoteTranscriber({ url: s.url, apiKey: s.apiKey, model: s.remoteModel, maxConcurrency: s.maxStreams > 0 ? s.maxStreams : 4 });

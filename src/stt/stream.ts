@@ -16,6 +16,8 @@ const RATE = 16000;
 
 export interface StreamPolicy {
   updateMs: number;
+  /** The first decode after silence comes this soon after the audio it follows: the first partial is what tells a learner they are heard. */
+  firstUpdateMs: number;
   maxWindowMs: number;
   utteranceEndMs: number;
   promptTailChars: number;
@@ -25,18 +27,25 @@ export interface StreamPolicy {
   maxConsecutiveFailures: number;
   /** Audio kept before detected speech so the first syllable is not cut. */
   preRollMs: number;
+  /**
+   * Commit rule: words that this many consecutive decodes agree on are committed (LocalAgreement-n);
+   * 0 = no early commits, each utterance is committed whole when it ends (or the window fills).
+   */
+  agreement: number;
   guards: GuardOptions;
   vad?: EnergyVadOptions;
 }
 
 export const DEFAULT_POLICY: StreamPolicy = {
   updateMs: 1000,
+  firstUpdateMs: 500,
   maxWindowMs: 15000,
-  utteranceEndMs: 800,
+  utteranceEndMs: 1200,
   promptTailChars: 200,
-  verbatimPrompt: true,
+  verbatimPrompt: false,
   maxConsecutiveFailures: 30,
   preRollMs: 300,
+  agreement: 0,
   guards: DEFAULT_GUARDS,
 };
 
@@ -70,13 +79,16 @@ export class SttStream implements SpeechStream, JobSource {
   private inUtterance = false;
   private lastSpeechEnd = 0;
 
-  private prevHyp: StreamWord[] = [];
+  /** The last agreement-1 hypotheses past the committed text, oldest first. */
+  private prevHyps: StreamWord[][] = [];
   private consecutiveFailures = 0;
   private retryTimer: NodeJS.Timeout | null = null;
   private committed: StreamWord[] = []; // bounded tail, for prompt and seam dedupe
   private committedText: string[] = [];
   private segmentId = 0;
   private lastPartial = "";
+  /** A decode has started since the last silence or utterance end (see firstUpdateMs). */
+  private decodedSinceSilence = false;
 
   private queued = false;
   private running = false;
@@ -146,9 +158,15 @@ export class SttStream implements SpeechStream, JobSource {
       this.dropBefore(this.total - (this.policy.preRollMs * RATE) / 1000);
       this.processed = this.total;
       this.lastDecodeEnd = this.total;
+      this.decodedSinceSilence = false;
       return;
     }
-    if (this.speechInWindow && this.total - this.lastDecodeEnd >= upd) this.schedule();
+    if (this.speechInWindow && this.total - this.lastDecodeEnd >= this.nextUpdateSamples(upd)) this.schedule();
+  }
+
+  /** Samples of new audio that call for the next decode: sooner for the first one after silence. */
+  private nextUpdateSamples(upd: number): number {
+    return !this.decodedSinceSilence ? Math.min(upd, (this.policy.firstUpdateMs * RATE) / 1000) : upd;
   }
 
   flush(): void {
@@ -227,6 +245,7 @@ export class SttStream implements SpeechStream, JobSource {
     }
     this.finalWanted = null;
     this.running = true;
+    this.decodedSinceSilence = true;
     const offset = this.winStart;
     const audio = this.window.slice(0, len);
     const prompt = this.promptTail();
@@ -278,7 +297,7 @@ export class SttStream implements SpeechStream, JobSource {
 
     if (reason) {
       this.commit(hyp, reason, end);
-      this.prevHyp = [];
+      this.prevHyps = [];
       const capped = end - offset >= (this.policy.maxWindowMs * RATE) / 1000;
       if (capped && end < this.total && (reason === "end" || reason === "flush")) {
         // The window was capped at maxWindowMs: decode the rest before completing.
@@ -287,7 +306,8 @@ export class SttStream implements SpeechStream, JobSource {
         this.completeFinal(reason);
       }
     } else {
-      const k = agreedPrefix(this.prevHyp, hyp);
+      const need = this.policy.agreement - 1;
+      const k = need >= 1 && this.prevHyps.length >= need ? Math.min(...this.prevHyps.map((p) => agreedPrefix(p, hyp))) : 0;
       let committedNow = k;
       if (k > 0) this.commit(hyp.slice(0, k), "agreement");
       if (windowFull) {
@@ -300,18 +320,19 @@ export class SttStream implements SpeechStream, JobSource {
         committedNow = j;
         if (j === 0 && hyp.length === 0) this.dropBefore(end - RATE); // nothing heard in 15 s
       }
-      this.prevHyp = hyp.slice(committedNow);
-      const text = joinWords(this.prevHyp);
+      const pending = hyp.slice(committedNow);
+      this.prevHyps = need >= 1 ? [...this.prevHyps.map((p) => p.slice(committedNow)), pending].slice(-need) : [];
+      const text = joinWords(pending);
       if (text || this.lastPartial) {
         this.lastPartial = text;
-        const first = this.prevHyp[0];
-        const last = this.prevHyp[this.prevHyp.length - 1];
+        const first = pending[0];
+        const last = pending[pending.length - 1];
         this.emit({
           type: "partial",
           text,
           start: round3(first?.start ?? end / RATE),
           end: round3(last?.end ?? end / RATE),
-          words: this.prevHyp.map(toWire),
+          words: pending.map(toWire),
           lagMs: this.lagMs,
         });
       }
@@ -322,14 +343,18 @@ export class SttStream implements SpeechStream, JobSource {
   private afterDecode(): void {
     if (this.done) return;
     const upd = (this.policy.updateMs * RATE) / 1000;
-    if (this.finalWanted || (this.speechInWindow && this.total - this.lastDecodeEnd >= upd)) this.schedule();
+    if (this.finalWanted || (this.speechInWindow && this.total - this.lastDecodeEnd >= this.nextUpdateSamples(upd))) this.schedule();
   }
 
   /** Commits everything decoded up to `end` (finals) and sends the closing events. */
   private completeFinal(reason: FinalReason): void {
     if (reason === "utterance_end") {
-      this.dropBefore(this.total - (this.policy.preRollMs * RATE) / 1000);
-      this.speechInWindow = this.inUtterance;
+      // Audio that arrived while this final was decoding may already hold the next utterance
+      // (a client sending faster than the engine decodes): keep it; drop only trailing silence.
+      const newSpeech = this.lastSpeechEnd > this.winStart;
+      if (!newSpeech) this.dropBefore(this.total - (this.policy.preRollMs * RATE) / 1000);
+      this.speechInWindow = this.inUtterance || newSpeech;
+      this.decodedSinceSilence = false;
       this.emit({ type: "utterance_end", at: round3(this.utteranceAt), lagMs: this.lagMs });
     } else if (reason === "end") {
       this.processed = this.total;

@@ -1,6 +1,7 @@
 // REST API over the store, with the same JWT verification as the socket. Owner-only: a session
 // of another subject is reported as not found, so ids cannot be probed.
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { z } from "zod";
 import type { TokenVerifier, Claims } from "../auth/verifier.js";
 import { AuthError } from "../auth/errors.js";
 import type { Repository, SessionRecord } from "../store/types.js";
@@ -8,11 +9,45 @@ import type { Metrics } from "./metrics.js";
 import { Router, sendJson } from "./http.js";
 import type { Logger } from "../util/log.js";
 
+/** What REST needs of a session that is live on this gateway. */
+export interface LiveSession {
+  /** Ends the session without keeping anything and tells its client; resolves when it is over. */
+  erase(): Promise<void>;
+}
+
 export interface RestDeps {
   verifier: TokenVerifier;
   store: Repository;
   metrics: Metrics;
   log: Logger;
+  /** The live session with this id on this gateway, if any (DELETE ends it before erasing). */
+  liveSession?: (id: string) => LiveSession | null;
+}
+
+/** Query of GET /v1/sessions. Unknown parameters are refused, so typos surface. */
+const ListQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(200).default(50),
+    before: z.iso.datetime({ offset: true }).optional(),
+  })
+  .strict();
+
+function badRequest(res: ServerResponse, message: string): void {
+  sendJson(res, 400, { error: "bad_request", message });
+}
+
+/** Query parameters, or null (400 sent) when one repeats: a repeated parameter is ambiguous. */
+function queryOf(req: IncomingMessage, res: ServerResponse): Record<string, string> | null {
+  const raw = (req.url ?? "").split("?")[1] ?? "";
+  const out: Record<string, string> = {};
+  for (const [k, v] of new URLSearchParams(raw)) {
+    if (k in out) {
+      badRequest(res, `query parameter ${k} given twice`);
+      return null;
+    }
+    out[k] = v;
+  }
+  return out;
 }
 
 async function authenticate(req: IncomingMessage, res: ServerResponse, deps: RestDeps): Promise<Claims | null> {
@@ -57,10 +92,14 @@ export function addRestRoutes(router: Router, deps: RestDeps): void {
   router.add("GET", "/v1/sessions", async (req, res) => {
     const claims = await authenticate(req, res, deps);
     if (!claims) return;
-    const url = new URL(req.url ?? "/", "http://x");
-    const limit = Math.min(200, Math.max(1, Number(url.searchParams.get("limit") ?? 50) || 50));
-    const before = url.searchParams.get("before") ?? undefined;
-    const sessions = await deps.store.listSessions(claims.sub, { limit, before });
+    const query = queryOf(req, res);
+    if (!query) return;
+    const parsed = ListQuery.safeParse(query);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return badRequest(res, `invalid query: ${issue ? `${issue.path.join(".") || "(query)"}: ${issue.message}` : "bad shape"}`);
+    }
+    const sessions = await deps.store.listSessions(claims.sub, parsed.data);
     sendJson(res, 200, { sessions: sessions.map(sessionView) });
   });
 
@@ -90,6 +129,10 @@ export function addRestRoutes(router: Router, deps: RestDeps): void {
   router.add("DELETE", "/v1/sessions/:id", async (req, res, p) => {
     const s = await owned(req, res, p.id!);
     if (!s) return;
+    // A live session is ended first (its client is told it was deleted; nothing more is stored),
+    // so no final written after the erasure brings part of it back.
+    const live = deps.liveSession?.(s.id);
+    if (live) await live.erase();
     await deps.store.deleteSession(s.id);
     deps.log.info({ session: s.id }, "session erased on request");
     res.writeHead(204).end();

@@ -1,7 +1,16 @@
 // The gateway: one port serving HTTPS (health, metrics, page, REST) and wss (/v1/stream), with
 // connection caps enforced before the WebSocket upgrade so floods cost as little as possible.
+//
+// Every byte here comes from an anonymous peer. Each entry point (TCP accept, TLS handshake,
+// request, upgrade, socket error) catches what it throws and answers that peer alone (an HTTP
+// status and a closed socket, as ws's abortHandshake does); request targets are checked before any
+// parser that can throw sees them. Every count taken for a socket (pending TLS, upgrades in
+// progress, pending auth per IP, sessions) is given back on that socket's close, whatever path it
+// took. Limits: docs/security.md, "Network surface: limits".
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
+import type { TLSSocket } from "node:tls";
 import type { Duplex } from "node:stream";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
@@ -14,11 +23,13 @@ import type { SttService } from "../stt/types.js";
 import type { Repository } from "../store/types.js";
 import type { AnalysisQueue } from "../jobs/types.js";
 import type { Logger } from "../util/log.js";
-import { Metrics } from "./metrics.js";
+import { Metrics, metricsHandler, startMetricsListener } from "./metrics.js";
+import { clientAddressResolver } from "./client-address.js";
+import { devTokenHandler } from "./dev-token.js";
 import { Router, sendJson, serveStatic } from "./http.js";
 import { addRestRoutes } from "./rest.js";
 import { CertificateReloader, fingerprint, readTlsOptions } from "./tls.js";
-import { ParlanceWebSocket } from "./ws-limits.js";
+import { ParlanceWebSocket, SubjectLedger } from "./ws-limits.js";
 
 export interface GatewayDeps {
   log: Logger;
@@ -43,10 +54,14 @@ export interface Gateway {
   wsUrl: string;
   port: number;
   metrics: Metrics;
+  /** The separate metrics listener's URL when metrics.port is set. */
+  metricsUrl: string | null;
   server: HttpsServer | HttpServer;
   sessions: ReadonlySet<Session>;
   fingerprint: () => string | null;
   reloadCertificate: () => boolean;
+  /** The live session with this id on this gateway, if any. */
+  liveSession(id: string): Session | null;
   /** Stops accepting, ends every session cleanly (1001), waits up to graceMs, then closes. */
   close(graceMs?: number): Promise<void>;
 }
@@ -69,42 +84,50 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
     const ok = !draining && (deps.ready ? await deps.ready() : true);
     sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : draining ? "draining" : "not_ready" });
   });
-  router.add("GET", "/metrics", async (_req, res) => {
-    res.writeHead(200, { "content-type": metrics.registry.contentType });
-    res.end(await metrics.registry.metrics());
-  });
-  if (deps.devToken) {
-    const mint = deps.devToken;
-    // Dev mode only, and only for loopback clients: hands the practice page a token.
-    router.add("GET", "/v1/dev/token", async (req, res) => {
-      const ip = req.socket.remoteAddress ?? "";
-      if (!/^(127\.|::1$|::ffff:127\.)/.test(ip)) return sendJson(res, 403, { error: "forbidden", message: "dev tokens are for loopback clients" });
-      sendJson(res, 200, { token: await mint() });
-    });
+  if (config.metrics.port === undefined) router.add("GET", "/metrics", metricsHandler(metrics, config.metrics));
+  if (deps.devToken) router.add("GET", "/v1/dev/token", devTokenHandler(deps.devToken, config, log));
+  const clientAddress = clientAddressResolver(config.trustedProxies);
+  if (deps.store) {
+    addRestRoutes(router, { verifier: deps.verifier, store: deps.store, metrics, log, liveSession: (id) => [...sessions].find((s) => s.id === id) ?? null });
   }
-  if (deps.store) addRestRoutes(router, { verifier: deps.verifier, store: deps.store, metrics, log });
   const webRoot = deps.webRoot ?? resolve("web");
 
+  const requestFailed = (req: IncomingMessage, res: ServerResponse, err: unknown) => {
+    metrics.handlerErrors.inc({ where: "request" });
+    log.error({ err, method: req.method, url: truncate(req.url) }, "request failed");
+    try {
+      if (!res.headersSent) sendJson(res, 500, { error: "internal_error", message: "internal error" });
+      else res.destroy();
+    } catch {
+      res.destroy();
+    }
+  };
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
-    if (config.tls.cert || !config.behindProxy) res.setHeader("strict-transport-security", "max-age=31536000");
-    router
-      .handle(req, res)
-      .then((handled) => {
-        if (handled) return;
-        if (existsSync(webRoot) && serveStatic(webRoot, req, res)) return;
-        sendJson(res, 404, { error: "not_found", message: "not found" });
-      })
-      .catch((err: unknown) => {
-        log.error({ err, url: req.url }, "request failed");
-        if (!res.headersSent) sendJson(res, 500, { error: "internal_error", message: "internal error" });
-        else res.destroy();
-      });
+    try {
+      res.on("error", (err) => log.debug({ err: err.message }, "response error"));
+      if (config.tls.cert || !config.behindProxy) res.setHeader("strict-transport-security", "max-age=31536000");
+      if (!parseRequestTarget(req.url)) {
+        metrics.refusedRequests.inc({ status: "400" });
+        log.info({ method: req.method, url: truncate(req.url), ip: req.socket.remoteAddress }, "request refused: malformed target");
+        return sendJson(res, 400, { error: "bad_request", message: "malformed request target" }, { connection: "close" });
+      }
+      router
+        .handle(req, res)
+        .then((handled) => {
+          if (handled) return;
+          if (existsSync(webRoot) && serveStatic(webRoot, req, res)) return;
+          sendJson(res, 404, { error: "not_found", message: "not found" });
+        })
+        .catch((err: unknown) => requestFailed(req, res, err));
+    } catch (err) {
+      requestFailed(req, res, err);
+    }
   };
 
   let server: HttpsServer | HttpServer;
   let reloader: CertificateReloader | null = null;
   if (deps.tls) {
-    const https = createHttpsServer({ ...readTlsOptions(deps.tls) }, onRequest);
+    const https = createHttpsServer({ ...readTlsOptions(deps.tls), handshakeTimeout: config.limits.tlsHandshakeTimeoutMs }, onRequest);
     reloader = new CertificateReloader(https, deps.tls, config.tls.reloadDebounceMs, log);
     reloader.start();
     server = https;
@@ -114,11 +137,53 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
   }
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
+  // A request the HTTP parser refuses gets its status, as Node's default handler would send.
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
     log.debug({ err: err.code ?? err.message }, "client error before request");
-    socket.destroy();
+    if (err.code === "ECONNRESET" || !socket.writable) return socket.destroy();
+    const status = err.code === "HPE_HEADER_OVERFLOW" ? 431 : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? 408 : 400;
+    socket.once("finish", () => socket.destroy());
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
   });
-  server.on("tlsClientError", (err: Error) => log.debug({ err: err.message }, "TLS handshake failed"));
+  // Node emits this for a failed or timed-out handshake but leaves the socket open: close it here,
+  // or the handshake deadline would hold nothing.
+  server.on("tlsClientError", (err: NodeJS.ErrnoException, tls: TLSSocket) => {
+    log.debug({ err: err.code ?? err.message }, "TLS handshake failed");
+    tls.destroy();
+  });
+
+  // Connections not through TLS yet: capped, and dropped at the handshake deadline (Node's
+  // handshakeTimeout, set above). A raw TCP socket that never speaks TLS costs one slot for at most
+  // tlsHandshakeTimeoutMs. The TLSSocket is matched to its TCP socket by the peer's address:port.
+  const pendingTls = new Map<string, Socket>();
+  const tcpKey = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined }) => `${s.remoteAddress}|${s.remotePort}`;
+  const tlsDone = (key: string, sock?: Socket) => {
+    const held = pendingTls.get(key);
+    if (!held || (sock && held !== sock)) return;
+    pendingTls.delete(key);
+    metrics.pendingTls.set(pendingTls.size);
+  };
+  if (deps.tls) {
+    server.on("connection", (sock: Socket) => {
+      try {
+        if (pendingTls.size >= config.limits.maxPendingTls) {
+          metrics.rejected.inc({ reason: "pending_tls" });
+          log.debug({ ip: sock.remoteAddress }, "connection dropped: too many TLS handshakes in progress");
+          sock.destroy();
+          return;
+        }
+        const key = tcpKey(sock);
+        pendingTls.set(key, sock);
+        metrics.pendingTls.set(pendingTls.size);
+        sock.once("close", () => tlsDone(key, sock));
+      } catch (err) {
+        metrics.handlerErrors.inc({ where: "connection" });
+        log.error({ err }, "connection handler failed");
+        sock.destroy();
+      }
+    });
+    server.on("secureConnection", (tls: TLSSocket) => tlsDone(tcpKey(tls)));
+  }
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -128,24 +193,52 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
     clientTracking: false,
   });
   wss.on("error", (err) => log.error({ err }, "websocket server error"));
+  // A handshake ws itself refuses (bad Sec-WebSocket-Key, version, method): same answer and log line as ours.
+  wss.on("wsClientError", (err: Error, socket: Duplex, req: IncomingMessage) => {
+    refuse(socket, 400, "Bad Request", { ip: req.socket.remoteAddress, why: err.message });
+  });
 
-  const refuse = (socket: Duplex, status: number, reason: string) => {
+  /** Refuses an upgrade the way ws's abortHandshake does: status line, close, a log line. */
+  const refuse = (socket: Duplex, status: number, reason: string, detail: Record<string, unknown> = {}) => {
     metrics.rejected.inc({ reason });
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    log.info({ status, reason, ...detail }, "upgrade refused");
+    if (!socket.writable) return socket.destroy();
+    const body = STATUS_CODES[status] ?? "Error";
+    // The peer may never read the answer: the socket goes either way, soon.
+    const t = setTimeout(() => socket.destroy(), 1000);
+    t.unref();
+    socket.once("finish", () => socket.destroy());
+    socket.once("close", () => clearTimeout(t));
+    socket.end(`HTTP/1.1 ${status} ${body}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
   };
 
-  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  let upgrading = 0;
+  const pendingAuthTotal = () => {
+    let n = 0;
+    for (const v of pendingByIp.values()) n += v;
+    return n;
+  };
+  metrics.setPendingAuthSource(pendingAuthTotal);
+  const subjects = new SubjectLedger<Session>(config.limits);
+  metrics.setSubjectsSource(() => subjects.size);
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", (err) => log.debug({ err: err.message }, "upgrade socket error"));
-    const path = new URL(req.url ?? "/", "http://x").pathname;
-    if (path !== STREAM_PATH) return refuse(socket, 404, "Not Found");
-    if (draining) return refuse(socket, 503, "Service Unavailable");
+    const ip = clientAddress(req);
+    const target = parseRequestTarget(req.url);
+    if (!target) return refuse(socket, 400, "Bad Request", { ip, url: truncate(req.url) });
+    if (target.path !== STREAM_PATH) return refuse(socket, 404, "Not Found", { ip });
+    if (draining) return refuse(socket, 503, "Service Unavailable", { ip, why: "draining" });
     const origin = req.headers.origin;
-    if (origin && config.allowedOrigins.length > 0 && !config.allowedOrigins.includes(origin)) return refuse(socket, 403, "Forbidden");
-    if (sessions.size >= config.limits.maxConnections) return refuse(socket, 503, "Service Unavailable");
-    const ip = (config.behindProxy && firstForwarded(req)) || req.socket.remoteAddress || "unknown";
+    if (origin && config.allowedOrigins.length > 0 && !config.allowedOrigins.includes(origin)) return refuse(socket, 403, "Forbidden", { ip });
+    if (sessions.size + upgrading >= config.limits.maxConnections) return refuse(socket, 503, "Service Unavailable", { ip, why: "max connections" });
     const pending = pendingByIp.get(ip) ?? 0;
-    if (pending >= config.limits.maxPendingAuthPerIp) return refuse(socket, 429, "Too Many Requests");
+    if (pending >= config.limits.maxPendingAuthPerIp) return refuse(socket, 429, "Too Many Requests", { ip });
+    // Counted from here; given back when the session is ready or when the socket closes, whichever
+    // comes first: a handshake ws refuses (bad key, version) closes the socket and so gives it back.
     pendingByIp.set(ip, pending + 1);
+    upgrading++;
+    metrics.upgrading.set(upgrading);
     let counted = true;
     const release = () => {
       if (!counted) return;
@@ -154,23 +247,55 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
       if (n <= 0) pendingByIp.delete(ip);
       else pendingByIp.set(ip, n);
     };
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      const session = new Session(ws, ip, {
-        config,
-        log,
-        metrics,
-        verifier: deps.verifier,
-        stt: deps.stt ?? null,
-        audio: deps.audio ?? null,
-        store: deps.store ?? null,
-        analysis: deps.analysis ?? null,
-        sttUnavailable: deps.sttUnavailable ?? null,
-        onStarted: release,
-        onFinished: (s) => sessions.delete(s),
-      });
-      sessions.add(session);
-      ws.once("close", release);
+    let upgraded = false;
+    const upgradeDone = () => {
+      if (upgraded) return;
+      upgraded = true;
+      upgrading--;
+      metrics.upgrading.set(upgrading);
+    };
+    socket.once("close", () => {
+      upgradeDone();
+      release();
     });
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      try {
+        upgradeDone();
+        const session = new Session(ws, ip, {
+          config,
+          log,
+          metrics,
+          verifier: deps.verifier,
+          stt: deps.stt ?? null,
+          audio: deps.audio ?? null,
+          store: deps.store ?? null,
+          analysis: deps.analysis ?? null,
+          sttUnavailable: deps.sttUnavailable ?? null,
+          subjects,
+          onStarted: release,
+          onFinished: (s) => sessions.delete(s),
+        });
+        sessions.add(session);
+        ws.once("close", release);
+      } catch (err) {
+        metrics.handlerErrors.inc({ where: "upgrade" });
+        log.error({ err }, "session set-up failed");
+        ws.terminate();
+      }
+    });
+  };
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    try {
+      onUpgrade(req, socket, head);
+    } catch (err) {
+      metrics.handlerErrors.inc({ where: "upgrade" });
+      log.error({ err, url: truncate(req.url) }, "upgrade handler failed");
+      try {
+        refuse(socket, 500, "Internal Server Error");
+      } catch {
+        socket.destroy();
+      }
+    }
   });
 
   await new Promise<void>((ok, fail) => {
@@ -180,6 +305,14 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
       ok();
     });
   });
+  const metricsListener =
+    config.metrics.port !== undefined
+      ? await startMetricsListener(metrics, config.metrics, log).catch((err: unknown) => {
+          reloader?.stop();
+          server.close();
+          throw err;
+        })
+      : null;
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : config.port;
   const hostForUrl = config.host.includes(":") ? `[${config.host}]` : config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
@@ -190,6 +323,7 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
     wsUrl: `${deps.tls ? "wss" : "ws"}://${hostForUrl}:${port}${STREAM_PATH}`,
     port,
     metrics,
+    metricsUrl: metricsListener?.url ?? null,
     server,
     sessions,
     fingerprint: () => (deps.tls ? (reloader?.fingerprint ?? fingerprint(readFileSync(deps.tls.cert, "utf8"))) : null),
@@ -203,13 +337,48 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
       await Promise.race([Promise.all(all), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
       clearTimeout(timer);
       server.closeAllConnections?.();
+      for (const sock of pendingTls.values()) sock.destroy();
       wss.close();
+      subjects.clear();
+      await metricsListener?.close();
     },
+    liveSession: (id: string) => [...sessions].find((s) => s.id === id) ?? null,
   };
 }
 
-function firstForwarded(req: IncomingMessage): string | undefined {
-  const h = req.headers["x-forwarded-for"];
-  const v = Array.isArray(h) ? h[0] : h;
-  return v?.split(",")[0]?.trim() || undefined;
+/** Longest request target accepted (the REST API and page need far less; Node caps headers at 16 KiB). */
+export const MAX_TARGET_BYTES = 4096;
+// origin-form (RFC 9112 §3.2.1): "/" then RFC 3986 pchar, "/" and "?" only. Anything else (spaces,
+// brackets, "\\", raw non-ASCII, control bytes) is refused before a URL parser sees it.
+const ORIGIN_FORM = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*$/;
+
+export interface RequestTarget {
+  path: string;
+  /** The raw query string without "?" ("" when absent). */
+  query: string;
+}
+
+/**
+ * Validates a request target before anything that can throw parses it (new URL, decodeURIComponent).
+ * Returns null for anything that is not a plain origin-form target with well-formed percent escapes
+ * and a path that decodes as UTF-8.
+ */
+export function parseRequestTarget(raw: string | undefined): RequestTarget | null {
+  if (!raw || raw.length > MAX_TARGET_BYTES || !ORIGIN_FORM.test(raw)) return null;
+  if (/%(?![0-9A-Fa-f]{2})/.test(raw)) return null;
+  const q = raw.indexOf("?");
+  const path = q < 0 ? raw : raw.slice(0, q);
+  // "//host/..." is a network-path reference: a URL parser would read an authority from it.
+  if (path.startsWith("//")) return null;
+  try {
+    decodeURIComponent(path);
+    new URL(raw, "http://x");
+  } catch {
+    return null;
+  }
+  return { path, query: q < 0 ? "" : raw.slice(q + 1) };
+}
+
+function truncate(s: string | undefined, n = 200): string | undefined {
+  return s && s.length > n ? `${s.slice(0, n)}...` : s;
 }

@@ -2,11 +2,12 @@
 // and hot reload (file change or SIGHUP) through setSecureContext, which affects new handshakes
 // only: open connections keep their session.
 import { X509Certificate, createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, watch, writeFileSync, type FSWatcher } from "node:fs";
+import { existsSync, readFileSync, watch, type FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Server as HttpsServer } from "node:https";
 import type { SecureContextOptions } from "node:tls";
 import type { Logger } from "../util/log.js";
+import { ensurePrivateDir, restrictFile, writePrivateFile } from "../util/private-files.js";
 
 /** TLS 1.2 suites: ECDHE key exchange (forward secrecy) with AEAD ciphers only. TLS 1.3 suites are all both. */
 export const TLS12_CIPHERS = [
@@ -48,9 +49,12 @@ export async function ensureDevCertificate(dataDir: string): Promise<TlsFiles> {
   const key = join(dir, "dev-key.pem");
   if (existsSync(cert) && existsSync(key)) {
     const x = new X509Certificate(readFileSync(cert));
-    if (new Date(x.validTo).getTime() > Date.now() + 24 * 3600 * 1000) return { cert, key, generated: false };
+    if (new Date(x.validTo).getTime() > Date.now() + 24 * 3600 * 1000) {
+      restrictFile(key);
+      return { cert, key, generated: false };
+    }
   }
-  mkdirSync(dir, { recursive: true });
+  ensurePrivateDir(dir);
   const { generate } = await import("selfsigned");
   const pems = await generate([{ name: "commonName", value: "localhost" }], {
     keyType: "ec",
@@ -71,8 +75,8 @@ export async function ensureDevCertificate(dataDir: string): Promise<TlsFiles> {
       },
     ],
   });
-  writeFileSync(key, pems.private, { mode: 0o600 });
-  writeFileSync(cert, pems.cert);
+  writePrivateFile(key, pems.private);
+  writePrivateFile(cert, pems.cert);
   return { cert, key, generated: true };
 }
 

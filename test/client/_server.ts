@@ -78,6 +78,8 @@ export async function startClientTestServer(opts: { env?: Record<string, string>
       received.push(counter);
       const ingest = createAudioIngest(cfg);
       return {
+        ready: ingest.ready,
+        close: () => ingest.close?.(),
         decode(frame: Buffer) {
           const out = ingest.decode(frame);
           counter.samples += out.length;

@@ -1,5 +1,6 @@
 // Starts a real TLS gateway on a free loopback port for tests, and a small WebSocket client that
 // records what the server says. Everything stops itself at the end of the test.
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,7 +12,9 @@ import { ensureDevCertificate } from "../../src/transport/tls.js";
 import { startGateway, type Gateway, type GatewayDeps } from "../../src/transport/server.js";
 import { silentLogger } from "../../src/util/log.js";
 
-export const TEST_SECRET = "test-secret-that-is-at-least-32-bytes-long!!";
+// Random per test process: a fixed secret in the repository would be a published example, which
+// production mode rightly refuses (docs/security.md). Child servers get it through their env.
+export const TEST_SECRET = randomBytes(32).toString("base64url");
 
 export function tempDir(prefix = "parlance-test-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));

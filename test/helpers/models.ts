@@ -1,7 +1,7 @@
 // Finds Whisper models for tests: the random-weight tiny.en/base.en shapes (generated on demand
 // by scripts/gen-test-models.sh) and, when present, real official weights.
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, statSync } from "node:fs";
+import { createReadStream, existsSync, readFileSync, statSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { join, resolve } from "node:path";
 
@@ -39,4 +39,24 @@ export async function findRealModel(): Promise<{ name: string; path: string } | 
     }
   }
   return null;
+}
+
+export { REAL_MODELS_DIR } from "./real-models.js";
+import { REAL_MODELS_DIR } from "./real-models.js";
+
+/**
+ * The real tiny.en weights scripts/fetch-real-models.sh placed (its verification record must
+ * still match the file), or an official file in the models dir. Missing is an error, never a
+ * skip: CI fetches them before the tests, and a developer runs the script once.
+ */
+export async function realWhisper(): Promise<{ path: string; verification: string }> {
+  const p = join(REAL_MODELS_DIR, "ggml-tiny.en.bin");
+  if (existsSync(p) && existsSync(`${p}.verification`)) {
+    const verification = readFileSync(`${p}.verification`, "utf8").trim();
+    if (verification.includes(`sha256=${await sha256(p)}`)) return { path: p, verification };
+    throw new Error(`${p} no longer matches its verification record: run scripts/fetch-real-models.sh again`);
+  }
+  const official = await findRealModel();
+  if (official?.name === "tiny.en") return { path: official.path, verification: "official-sha256" };
+  throw new Error(`no real Whisper tiny.en weights: run \`bash scripts/fetch-real-models.sh\` (puts them in ${REAL_MODELS_DIR})`);
 }

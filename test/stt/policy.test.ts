@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { FakeTranscriber, timelineResponder, steadySpeech, type ScriptWord } from "../../src/stt/fake.js";
-import { agreedPrefix, cutRepetition, dedupeSeam, isHallucination, VERBATIM_PROMPTS } from "../../src/stt/policy.js";
+import { agreedPrefix, cutRepetition, dedupeSeam, isHallucination, DEFAULT_GUARDS, VERBATIM_PROMPTS } from "../../src/stt/policy.js";
 import { collect, concat, feed, finalWords, finals, makeStream, silence, voiced } from "./_util.js";
 
 const sw = (word: string, start: number, end = start + 0.3) => ({ word, start, end, probability: 0.9 });
@@ -23,7 +23,7 @@ test("agreedPrefix, dedupeSeam and cutRepetition on plain word lists", () => {
 test("LocalAgreement-2 commits words two decodes agree on, in order, exactly once", async () => {
   const words = steadySpeech(0.5, 6.5, 0.4);
   const fake = new FakeTranscriber({ respond: timelineResponder(words) });
-  const { stream } = makeStream(fake);
+  const { stream } = makeStream(fake, { agreement: 2, utteranceEndMs: 800 });
   const c = collect(stream);
   await feed(stream, concat(silence(0.5), voiced(6), silence(1.5)));
   stream.end();
@@ -117,7 +117,8 @@ test("guards: hallucinated phrases and low log-probability segments commit nothi
     const fake = new FakeTranscriber({
       respond: (call) => [{ ...seg, start: 0, end: call.duration, noSpeechProb: 0.1, words: seg.text.split(" ").map((w, i) => ({ word: w, start: i * 0.3, end: i * 0.3 + 0.2, probability: 0.5 })) }],
     });
-    const { stream } = makeStream(fake);
+    // The log-probability guard is off by default (it dropped real learner speech); on, it drops.
+    const { stream } = makeStream(fake, { guards: { ...DEFAULT_GUARDS, logprobThreshold: -1 } });
     const c = collect(stream);
     await feed(stream, concat(silence(0.5), voiced(3), silence(1)));
     stream.end();
@@ -162,7 +163,7 @@ test("flush commits everything pending and streaming goes on; end commits the re
 test("the prompt carries a bounded tail of committed text", async () => {
   const words = steadySpeech(0.5, 12.5, 0.4, "word");
   const fake = new FakeTranscriber({ respond: timelineResponder(words) });
-  const { stream } = makeStream(fake, { promptTailChars: 40 });
+  const { stream } = makeStream(fake, { promptTailChars: 40, agreement: 2 });
   const c = collect(stream);
   await feed(stream, concat(silence(0.5), voiced(12), silence(1)));
   stream.end();
@@ -176,7 +177,7 @@ test("the prompt carries a bounded tail of committed text", async () => {
 test("every prompt is as long as the budget: the verbatim preamble first, then committed text replaces it", async () => {
   const words = steadySpeech(0.5, 12.5, 0.4, "word");
   const fake = new FakeTranscriber({ respond: timelineResponder(words) });
-  const { stream } = makeStream(fake, { promptTailChars: 120 });
+  const { stream } = makeStream(fake, { promptTailChars: 120, agreement: 2, verbatimPrompt: true });
   const c = collect(stream);
   await feed(stream, concat(silence(0.5), voiced(12), silence(1)));
   stream.end();
@@ -189,7 +190,7 @@ test("every prompt is as long as the budget: the verbatim preamble first, then c
   assert.match(prompts.at(-1)!, /word2\d$/, "committed text takes over at the end");
 
   const plain = new FakeTranscriber({ respond: timelineResponder(words) });
-  const off = makeStream(plain, { promptTailChars: 120, verbatimPrompt: false });
+  const off = makeStream(plain, { promptTailChars: 120, agreement: 2, verbatimPrompt: false });
   const c2 = collect(off.stream);
   await feed(off.stream, concat(silence(0.5), voiced(12), silence(1)));
   off.stream.end();
@@ -232,4 +233,55 @@ test("close() abandons the stream: the iterator ends with no further events", as
   stream.close();
   const ev = await c.finished;
   assert.ok(!ev.some((e) => e.type === "final" || e.type === "ended"));
+});
+
+test("echo cut: a whole phrase said again is dropped (and an unfinished copy after it); a learner's short repeat stays", () => {
+  const words = (t: string) => t.split(" ").map((w, i) => sw(w, i * 0.2));
+  const echo = cutRepetition(words("I'm from the cutter lying off the coast. I'm from the cutter lying off the coast. I'm from the cutter"));
+  assert.ok(echo.cut);
+  assert.equal(echo.words.map((w) => w.word).join(" "), "I'm from the cutter lying off the coast.");
+  const cont = cutRepetition(words("we went to the park we went to the park and played"));
+  assert.equal(cont.words.map((w) => w.word).join(" "), "we went to the park and played", "what follows the copy is kept");
+  for (const real of ["I I go to school", "to the, to the market", "he said no no no", "I want to, I want to go"]) {
+    assert.equal(cutRepetition(words(real)).cut, false, real);
+  }
+});
+
+test("agreement 0: nothing is committed before the utterance ends, then all of it at once", async () => {
+  const words = steadySpeech(0.5, 4.5, 0.4);
+  const fake = new FakeTranscriber({ respond: timelineResponder(words) });
+  const { stream } = makeStream(fake, { agreement: 0 });
+  const c = collect(stream);
+  await feed(stream, concat(silence(0.5), voiced(4), silence(1.5)));
+  stream.end();
+  const ev = await c.finished;
+  assert.deepEqual(finalWords(ev), words.map((w) => w.word));
+  assert.ok(finals(ev).every((f) => f.reason === "utterance_end"), JSON.stringify(finals(ev).map((f) => f.reason)));
+  assert.ok(ev.filter((e) => e.type === "partial").length >= 3, "partials while speaking");
+});
+
+test("agreement 3 commits later than agreement 2, and the same words", async () => {
+  const words = steadySpeech(0.5, 6.5, 0.4);
+  const firstCommit = async (agreement: number) => {
+    const { stream } = makeStream(new FakeTranscriber({ respond: timelineResponder(words) }), { agreement });
+    const c = collect(stream);
+    await feed(stream, concat(silence(0.5), voiced(6), silence(1.5)));
+    stream.end();
+    const ev = await c.finished;
+    assert.deepEqual(finalWords(ev), words.map((w) => w.word));
+    return ev.findIndex((e) => e.type === "final");
+  };
+  assert.ok((await firstCommit(3)) > (await firstCommit(2)));
+});
+
+test("the first decode after silence comes firstUpdateMs after the speech, the next ones at updateMs", async () => {
+  const fake = new FakeTranscriber({ respond: timelineResponder(steadySpeech(1, 4, 0.4)) });
+  const { stream } = makeStream(fake, { firstUpdateMs: 500, updateMs: 1000 });
+  const c = collect(stream);
+  await feed(stream, concat(silence(1), voiced(3)));
+  stream.end();
+  await c.finished;
+  const ends = fake.calls.map((x) => x.offset + x.duration);
+  assert.ok(ends[0]! < 1.8, `first decode ends at ${ends[0]} s of stream (speech from 1 s)`);
+  assert.ok(ends[1]! - ends[0]! >= 0.99, `second decode ${ends[1]! - ends[0]!} s later`);
 });

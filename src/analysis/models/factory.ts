@@ -12,12 +12,13 @@ import { ChatOpenAI } from "@langchain/openai";
 import { ChatOllama } from "@langchain/ollama";
 import { z } from "zod";
 import { modelsDir, type Config } from "../../config/index.js";
+import { defaultLlmEntry } from "../../models/catalogue.js";
 import type { Logger } from "../../util/log.js";
 import { LlmUnavailableError } from "../types.js";
 import { ChatNodeLlamaCpp, EmbeddedRuntime } from "./embedded.js";
 
-/** The embedded default: chosen from measured quality and latency (docs/bench-analysis.md). */
-export const DEFAULT_EMBEDDED_MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf";
+/** The catalogue's default LLM file (src/models/catalogue.ts DEFAULT_LLM_MODEL): what `models pull` fetches is what loads. */
+export const DEFAULT_EMBEDDED_MODEL = defaultLlmEntry().file;
 export const DEFAULT_REMOTE_MODEL = { ollama: "llama3:8b-instruct-q4_K_M", openai: "meta-llama/Meta-Llama-3-8B-Instruct" } as const;
 
 export type StructuredResult = { raw: BaseMessage; parsed: unknown | null };

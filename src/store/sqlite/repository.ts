@@ -7,7 +7,7 @@
 // so the fsync blocks the event loop: measured 2.96 ms per appendSegment with FULL against
 // 0.07 ms with NORMAL on this machine (docs/store.md). With dozens of live streams committing
 // every second that is audible jitter, so FULL is an option (`synchronous: "FULL"`), not the default.
-import { mkdirSync } from "node:fs";
+import { ensurePrivateDir, restrictFile, touchPrivateFile } from "../../util/private-files.js";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type { Logger } from "../../util/log.js";
@@ -102,10 +102,17 @@ export class SqliteRepository implements Repository {
   constructor(opts: SqliteOptions) {
     this.path = opts.path;
     this.log = opts.logger;
-    if (opts.path !== ":memory:") mkdirSync(dirname(opts.path), { recursive: true });
+    const onDisk = opts.path !== ":memory:";
     try {
+      // Transcripts are learners' personal data: the file and its WAL are the service user's only.
+      // SQLite gives -wal and -shm the database file's mode.
+      if (onDisk) {
+        ensurePrivateDir(dirname(opts.path));
+        touchPrivateFile(opts.path);
+      }
       this.db = new Database(opts.path);
       this.db.pragma("journal_mode = WAL");
+      if (onDisk) for (const f of [`${opts.path}-wal`, `${opts.path}-shm`]) restrictFile(f);
       this.db.pragma(`synchronous = ${opts.synchronous === "FULL" ? "FULL" : "NORMAL"}`);
       this.db.pragma("foreign_keys = ON");
       this.db.pragma(`busy_timeout = ${Math.floor(opts.busyTimeoutMs ?? 5000)}`);
