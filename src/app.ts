@@ -49,7 +49,10 @@ function deterministicAnalyzer(config: Config): Analyzer {
 export async function buildAnalyzer(config: Config, store: Repository, log: Logger): Promise<Analyzer> {
   if (config.llm.provider === "fake") return deterministicAnalyzer(config);
   const retriever = createCurriculumRetriever(store);
-  return createAnalyzer(config, { logger: log, retriever });
+  const analyzer = await createAnalyzer(config, { logger: log, retriever });
+  // In the background: the prompt prefix is evaluated once per process, before the first report.
+  void analyzer.warmup();
+  return analyzer;
 }
 
 function assertQueueConfig(config: Config): void {

@@ -346,7 +346,14 @@ async function stop() {
     return;
   }
   try {
-    const report = await s.end();
+    // The transcript, fluency and vocabulary come at once; the grammar feedback replaces them when ready.
+    const report = await s.end({
+      onProvisional: (partial) => {
+        ui.reportBody.replaceChildren(renderReport(partial));
+        ui.report.hidden = false;
+        setState("analysing", "Writing your grammar feedback…");
+      },
+    });
     s.close();
     ui.reportBody.replaceChildren(renderReport(report));
     ui.report.hidden = false;

@@ -31,8 +31,7 @@ import type { LlamaContextSequence } from "node-llama-cpp";
 import { loadConfig } from "../../src/config/index.js";
 import { createLogger } from "../../src/util/log.js";
 import { LlmAnalyzer } from "../../src/analysis/analyzer.js";
-import { renderPrompt, type PromptVars } from "../../src/analysis/chain.js";
-import { LlmFeedback } from "../../src/analysis/llm-schema.js";
+import { FEEDBACK_SCHEMAS, PROMPT_VERSION, promptPrefix, renderPrompt, type PromptVars } from "../../src/analysis/chain.js";
 import { createLlmBackend } from "../../src/analysis/models/factory.js";
 import type { ChatNodeLlamaCpp, ChatNodeLlamaCppCallOptions } from "../../src/analysis/models/embedded.js";
 import { grammarJsonSchema } from "../../src/analysis/models/json-schema.js";
@@ -52,14 +51,19 @@ const opts = new Command()
   .option("--stt-alone-s <s>", "length of the STT-only baseline", "15")
   .option("--audio <dir>", "folder with jfk.wav and librispeech-7902-96591-0000.wav", "../shared/audio")
   .option("--skip-contended", "only the alone condition (same as --conditions alone)")
+  .option("--llm <gguf>", "a real GGUF file instead of the generated shapes (e.g. .cache/real-models/<default>)")
+  .option("--whisper <bin>", "whisper.cpp model instead of <models>/random-tiny.en.bin (e.g. .cache/real-models/ggml-tiny.en.bin)")
+  .option("--threads <n>", "llm.threads ceiling (0 = all cores; 1 on a shared host, docs/bench-analysis.md)", "0")
   .option("--json <file>", "raw results as JSON")
   .parse()
-  .opts<{ models: string; tokens: string; timeoutS: string; conditions: string; deferS: string; shapes: string; sttAloneS: string; audio: string; skipContended?: boolean; json?: string }>();
+  .opts<{ models: string; tokens: string; timeoutS: string; conditions: string; deferS: string; shapes: string; sttAloneS: string; audio: string; skipContended?: boolean; llm?: string; whisper?: string; threads: string; json?: string }>();
 
-const SHAPES = [
-  { key: "0.5b", name: "Qwen2.5-0.5B Q8_0", file: "qwen2.5-0.5b-q8_0.gguf" },
-  { key: "1b", name: "Llama-3.2-1B Q4_K_M", file: "llama3.2-1b-q4_k_m.gguf" },
-].filter((s) => opts.shapes.split(",").includes(s.key));
+const SHAPES = opts.llm
+  ? [{ key: "real", name: `${opts.llm.split("/").pop()} (real weights, ${PROMPT_VERSION}, prefix reused)`, file: resolve(opts.llm) }]
+  : [
+      { key: "0.5b", name: "Qwen2.5-0.5B Q8_0", file: "qwen2.5-0.5b-q8_0.gguf" },
+      { key: "1b", name: "Llama-3.2-1B Q4_K_M", file: "llama3.2-1b-q4_k_m.gguf" },
+    ].filter((s) => opts.shapes.split(",").includes(s.key));
 type Condition = "alone" | "policy" | "static" | "unmanaged" | "deferred";
 const CONDITIONS = (opts.skipContended ? ["alone"] : opts.conditions.split(",").map((c) => c.trim())) as Condition[];
 for (const c of CONDITIONS) if (!["alone", "policy", "static", "unmanaged", "deferred"].includes(c)) throw new Error(`unknown condition ${c}`);
@@ -67,7 +71,7 @@ const CORES = availableParallelism();
 const STREAMS = 2;
 const RATE = 16000;
 const CHUNK = 4000; // 250 ms, what a browser client sends
-const WHISPER = join(opts.models, "random-tiny.en.bin");
+const WHISPER = opts.whisper ? resolve(opts.whisper) : join(opts.models, "random-tiny.en.bin");
 // SttService.admit() calls a stream "behind real time" past 3 update periods: the line a live
 // stream must not cross while a report is generated.
 const BEHIND_MS = 3 * DEFAULT_POLICY.updateMs;
@@ -323,14 +327,14 @@ interface Row {
   stt?: SttStats;
 }
 const rows: Row[] = [];
-const jsonSchema = grammarJsonSchema(LlmFeedback);
+const jsonSchema = grammarJsonSchema(FEEDBACK_SCHEMAS[PROMPT_VERSION]);
 for (const shape of SHAPES) {
   const file = resolve(opts.models, shape.file);
   if (!existsSync(file)) {
     console.error(`missing ${file}: generate it first (docs/bench-analysis.md)`);
     continue;
   }
-  const config = loadConfig({ env: {}, flags: { "llm.model": file, "llm.maxOutputTokens": opts.tokens, "llm.timeoutMs": String(Number(opts.timeoutS) * 1000) } });
+  const config = loadConfig({ env: {}, flags: { "llm.model": file, "llm.maxOutputTokens": opts.tokens, "llm.timeoutMs": String(Number(opts.timeoutS) * 1000), "llm.threads": opts.threads } });
   const backend = createLlmBackend(config, logger);
   const analyzer = new LlmAnalyzer(config, { logger }, backend);
   const t0 = performance.now();
@@ -340,6 +344,8 @@ for (const shape of SHAPES) {
   await model.runtime.grammarFor(jsonSchema); // once per process in the server too; kept out of the per-report figure
   const grammarS = (performance.now() - t1) / 1000;
   const rss = rssMB();
+  // As the server does at start: the prompt prefix evaluated once, outside the per-report figures.
+  await model.prime(await promptPrefix());
   // analysis.concurrency = 1: one sequence, so this is the one every report runs on.
   const seq = await model.runtime.acquire();
   await model.runtime.release(seq);

@@ -6,11 +6,11 @@ import type { Document } from "@langchain/core/documents";
 import type { Config } from "../config/index.js";
 import { Report, REPORT_SCHEMA_VERSION, type LlmStatus, type Recommendation, type Resource } from "../protocol/report.js";
 import type { Logger } from "../util/log.js";
-import { PROMPT_VERSION, runFeedbackChain, type PromptVars } from "./chain.js";
+import { PROMPT_VERSION, promptPrefix, runFeedbackChain, type PromptVars, type PromptVersion } from "./chain.js";
 import type { LlmFeedback } from "./llm-schema.js";
-import { fluencyMetrics, lexicalTokens } from "./metrics.js";
+import { disfluencies, fluencyMetrics, lexicalTokens } from "./metrics.js";
 import { createLlmBackend, type LlmBackend } from "./models/factory.js";
-import { postCheckErrors } from "./postcheck.js";
+import { ALL_GATES, postCheckErrors, type Gate, type PostCheckContext } from "./postcheck.js";
 import { assessQuality, type QualityResult } from "./quality.js";
 import { joinWords } from "./text.js";
 import type { AnalysisInput, Analyzer } from "./types.js";
@@ -21,6 +21,19 @@ export interface AnalyzerDeps {
   retriever?: BaseRetriever;
   /** For tests: a ready backend instead of the one config.llm describes. */
   backend?: LlmBackend;
+  /** Prompt version (default PROMPT_VERSION); eval:feedback compares versions. */
+  promptVersion?: PromptVersion;
+  /** Post-check gates to apply (default all); eval:feedback measures each. */
+  gates?: ReadonlySet<Gate>;
+}
+
+/** What eval:feedback needs besides the report: the raw LLM answer and what the gates saw. */
+export interface AnalysisDetail {
+  report: Report;
+  feedback: LlmFeedback | null;
+  check: PostCheckContext | null;
+  /** Lesson ids the retriever offered (the only ones a report may cite). */
+  offeredLessons: string[];
 }
 
 interface Base {
@@ -34,7 +47,7 @@ export function deterministicReport(input: AnalysisInput, config: Pick<Config, "
   return buildBase(input, config, llmStatus, modelName).report;
 }
 
-function buildBase(input: AnalysisInput, config: Pick<Config, "analysis">, llmStatus: LlmStatus, modelName: string): Base {
+function buildBase(input: AnalysisInput, config: Pick<Config, "analysis">, llmStatus: LlmStatus, modelName: string, promptVersion: string = PROMPT_VERSION): Base {
   const words = input.words;
   const transcript = joinWords(words);
   const quality = assessQuality(words, { confidenceThreshold: config.analysis.confidenceThreshold, minWords: config.analysis.minWords });
@@ -68,7 +81,7 @@ function buildBase(input: AnalysisInput, config: Pick<Config, "analysis">, llmSt
           : quality.quality === "partly_unreliable"
             ? `Some words were not recognised clearly and are not judged as grammar. ${quality.detail.advice.join(" ")}`
             : null,
-    versions: { model: modelName, prompt: PROMPT_VERSION, schema: REPORT_SCHEMA_VERSION },
+    versions: { model: modelName, prompt: promptVersion, schema: REPORT_SCHEMA_VERSION },
   };
   return { report, quality, transcript };
 }
@@ -102,7 +115,10 @@ function toResource(d: Document): Resource {
  */
 export class LlmAnalyzer implements Analyzer {
   readonly modelName: string;
+  readonly promptVersion: PromptVersion;
   private sttThreads = 0;
+  private warming: Promise<void> | undefined;
+  private readonly warmupAbort = new AbortController();
   private readonly waiting: (() => void)[] = [];
   private readonly cores = availableParallelism();
 
@@ -112,7 +128,26 @@ export class LlmAnalyzer implements Analyzer {
     private readonly backend: LlmBackend,
   ) {
     this.modelName = backend.name;
+    this.promptVersion = deps.promptVersion ?? PROMPT_VERSION;
     this.applyThreadBudget();
+  }
+
+  /**
+   * Loads the model and evaluates the prompt prefix (system prompt, few-shot pairs) once, so
+   * reports pay only for their own transcript. Never throws: a missing model is logged and the
+   * first report tries again.
+   */
+  warmup(): Promise<void> {
+    this.warming ??= (async () => {
+      const t0 = Date.now();
+      try {
+        const r = await this.backend.prime(await promptPrefix(this.promptVersion), this.warmupAbort.signal);
+        if (r.sequences) this.deps.logger.info({ ms: Date.now() - t0, tokens: r.tokens, sequences: r.sequences }, "LLM prompt prefix evaluated");
+      } catch (err) {
+        if (!this.warmupAbort.signal.aborted) this.deps.logger.warn({ err: (err as Error).message }, "LLM warm-up failed; the first report loads the model");
+      }
+    })();
+    return this.warming;
   }
 
   /** Tell the analyzer how many inference threads live transcription is using now. */
@@ -173,17 +208,32 @@ export class LlmAnalyzer implements Analyzer {
   }
 
   async analyze(input: AnalysisInput): Promise<Report> {
-    const base = buildBase(input, this.config, "skipped", this.modelName);
-    const { report, quality, transcript } = base;
-    if (quality.quality === "unusable") return Report.parse(report);
+    return (await this.analyzeDetailed(input)).report;
+  }
 
-    const docs = await this.lessons([input.task ?? "", transcript.text].join("\n").slice(0, 2000));
+  async analyzeDetailed(input: AnalysisInput): Promise<AnalysisDetail> {
+    const base = buildBase(input, this.config, "skipped", this.modelName, this.promptVersion);
+    const { report, quality, transcript } = base;
+    if (quality.quality === "unusable") return { report: Report.parse(report), feedback: null, check: null, offeredLessons: [] };
+    // The learner sees transcript, fluency and vocabulary now; the LLM part follows.
+    if (input.onProvisional) {
+      try {
+        input.onProvisional(Report.parse({ ...report, status: "pending", llm_status: "pending", message: "Your transcript is saved; the detailed feedback will follow shortly." }));
+      } catch (err) {
+        this.deps.logger.warn({ err: (err as Error).message }, "provisional report not delivered");
+      }
+    }
+
+    const v1 = this.promptVersion === "feedback-v1";
+    // v1 lists lessons in the prompt; v2 looks them up after the LLM, from the errors it kept.
+    const docs = v1 ? await this.lessons([input.task ?? "", transcript.text].join("\n").slice(0, 2000)) : [];
     const byId = new Map(docs.map((d) => [String(d.metadata.lesson_id), d]));
     const vars: PromptVars = {
       task: input.task ?? "(free speaking)",
       learner_level: input.learner?.level ?? "unknown",
       numbered: input.words.map((w, i) => `${i}:${quality.uncertain[i] ? `??${w.word.trim()}??` : w.word.trim()}`).join(" "),
-      text: transcript.text,
+      // v2 shows the words once, with uncertain ones marked; v1 shows them numbered and plain here.
+      text: this.promptVersion === "feedback-v1" ? transcript.text : input.words.map((w, i) => (quality.uncertain[i] ? `??${w.word.trim()}??` : w.word.trim())).join(" "),
       fluency: JSON.stringify({
         words_per_minute: report.fluency.words_per_minute,
         fillers: report.fluency.fillers.count,
@@ -191,29 +241,65 @@ export class LlmAnalyzer implements Analyzer {
         repetitions: report.fluency.repetitions,
         self_corrections: report.fluency.self_corrections,
       }),
-      lessons: docs.length
-        ? docs.map((d) => `${d.metadata.lesson_id}: ${d.metadata.title ?? ""} [${d.metadata.level ?? "any"}] ${(d.metadata.tags ?? []).join(", ")}`).join("\n")
-        : "(none)",
+      lessons: docs.length ? docs.map((d) => `${d.metadata.lesson_id}: ${d.metadata.title ?? ""} [${d.metadata.level ?? "any"}] ${(d.metadata.tags ?? []).join(", ")}`).join("\n") : "(none)",
     };
 
     await this.waitForFreeCore(input.sessionId, input.signal);
-    const result = await runFeedbackChain(this.backend, vars, input.signal); // LlmUnavailableError propagates
+    const result = await runFeedbackChain(this.backend, vars, input.signal, this.promptVersion); // LlmUnavailableError propagates
+    const check: PostCheckContext = {
+      words: report.transcript.words,
+      transcript: base.transcript,
+      uncertain: base.quality.uncertain,
+      disfluent: disfluencies(input.words).indices,
+      gates: this.deps.gates ?? ALL_GATES,
+    };
     if (!result.feedback) {
       this.deps.logger.warn({ sessionId: input.sessionId, problems: result.problems }, "LLM output invalid after one repair; deterministic report");
-      return Report.parse({ ...report, llm_status: "failed", message: "Detailed grammar feedback is not available for this answer; the fluency and vocabulary figures are." });
+      const failed = Report.parse({ ...report, llm_status: "failed", message: "Detailed grammar feedback is not available for this answer; the fluency and vocabulary figures are." });
+      return { report: failed, feedback: null, check, offeredLessons: [...byId.keys()] };
     }
-    return Report.parse(this.merge(report, base, result.feedback, result.status as "ok" | "repaired", byId, docs));
+    const { errors, dropped } = postCheckErrors(result.feedback.errors, check);
+    if (dropped.length) this.deps.logger.debug({ dropped: dropped.map((d) => `${d.gate}: ${d.reason}`) }, "LLM errors dropped by the post-check");
+    if (!v1) {
+      const grammar = errors.filter((e) => e.type !== "recognition_uncertain");
+      const found = await this.lessons(grammar.map((e) => `${e.type.replace(/_/g, " ")} ${e.original} ${e.correction}`).join("\n").slice(0, 2000));
+      for (const d of found) byId.set(String(d.metadata.lesson_id), d);
+      docs.push(...found);
+    }
+    const merged = this.merge(report, errors, result.feedback, result.status as "ok" | "repaired", byId, docs);
+    return { report: Report.parse(merged), feedback: result.feedback, check, offeredLessons: [...byId.keys()] };
   }
 
-  private merge(report: Report, base: Base, fb: LlmFeedback, status: "ok" | "repaired", byId: Map<string, Document>, docs: Document[]): Report {
-    const { errors, dropped } = postCheckErrors(fb.errors, { words: report.transcript.words, transcript: base.transcript, uncertain: base.quality.uncertain });
-    if (dropped.length) this.deps.logger.debug({ dropped: dropped.map((d) => d.reason) }, "LLM errors dropped by the post-check");
-    const recommendations: Recommendation[] = fb.recommendations.slice(0, 3).map((r) => {
-      // Only lessons the retriever returned may be cited; an unknown id is an invention.
-      let resources = r.lesson_ids.filter((id) => byId.has(id)).map((id) => toResource(byId.get(id)!));
-      if (resources.length === 0 && r.focus) resources = docs.filter((d) => (d.metadata.tags ?? []).includes(r.focus)).slice(0, 2).map(toResource);
-      return { title: r.title, reason: r.reason, focus: r.focus || null, resources };
-    });
+  /** v2: one recommendation per error type (most frequent first), citing lessons tagged with it. */
+  private recommendationsFromErrors(errors: Report["errors"], docs: Document[]): Recommendation[] {
+    const byType = new Map<string, Report["errors"]>();
+    for (const e of errors) if (e.type !== "recognition_uncertain") byType.set(e.type, [...(byType.get(e.type) ?? []), e]);
+    return [...byType.entries()]
+      .sort((a, b) => b[1].length - a[1].length)
+      .slice(0, 3)
+      .map(([type, es]) => {
+        const lessons = docs.filter((d) => (d.metadata.tags ?? []).includes(type)).slice(0, 2);
+        const label = type.replace(/_/g, " ");
+        const example = es[0]!;
+        return {
+          title: lessons[0] ? String(lessons[0].metadata.title ?? label) : `Practise ${label}`,
+          reason: `${es.length} ${label} error${es.length === 1 ? "" : "s"}, e.g. "${example.original}" -> "${example.correction}".`,
+          focus: type,
+          resources: lessons.map(toResource),
+        };
+      });
+  }
+
+  private merge(report: Report, errors: Report["errors"], fb: LlmFeedback, status: "ok" | "repaired", byId: Map<string, Document>, docs: Document[]): Report {
+    const recommendations: Recommendation[] =
+      fb.recommendations === null
+        ? this.recommendationsFromErrors(errors, docs)
+        : fb.recommendations.slice(0, 3).map((r) => {
+            // Only lessons the retriever returned may be cited; an unknown id is an invention.
+            let resources = r.lesson_ids.filter((id) => byId.has(id)).map((id) => toResource(byId.get(id)!));
+            if (resources.length === 0 && r.focus) resources = docs.filter((d) => (d.metadata.tags ?? []).includes(r.focus)).slice(0, 2).map(toResource);
+            return { title: r.title, reason: r.reason, focus: r.focus || null, resources };
+          });
     const usedTypes = new Set(errors.map((e) => e.type));
     return {
       ...report,
@@ -228,6 +314,9 @@ export class LlmAnalyzer implements Analyzer {
 
   async close(): Promise<void> {
     for (const wake of this.waiting.splice(0)) wake();
+    // A warm-up still evaluating must stop before its context is disposed.
+    this.warmupAbort.abort();
+    await this.warming;
     await this.backend.close();
   }
 }

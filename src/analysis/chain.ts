@@ -6,20 +6,30 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ChatPromptTemplate, PromptTemplate } from "@langchain/core/prompts";
 import { AIMessage, HumanMessage, SystemMessage, type BaseMessage } from "@langchain/core/messages";
-import { LlmFeedback } from "./llm-schema.js";
+import type { z } from "zod";
+import { LlmFeedbackV1, LlmFeedbackV2, normalizeFeedback, type LlmFeedback } from "./llm-schema.js";
 import type { LlmBackend } from "./models/factory.js";
 import { LlmUnavailableError } from "./types.js";
 
-export const PROMPT_VERSION = "feedback-v1";
+/** The prompt every report uses unless the caller picks another (eval:feedback --prompt). */
+export const PROMPT_VERSION = "feedback-v2";
+export const PROMPT_VERSIONS = ["feedback-v1", "feedback-v2"] as const;
+export type PromptVersion = (typeof PROMPT_VERSIONS)[number];
 const PROMPT_DIR = join(dirname(fileURLToPath(import.meta.url)), "prompts");
-const file = (suffix: string) => readFileSync(join(PROMPT_DIR, `${PROMPT_VERSION}.${suffix}`), "utf8");
+const file = (version: PromptVersion, suffix: string) => readFileSync(join(PROMPT_DIR, `${version}.${suffix}`), "utf8");
+
+/** The zod schema of the LLM's answer for each prompt version. */
+export const FEEDBACK_SCHEMAS: Record<PromptVersion, z.ZodType> = { "feedback-v1": LlmFeedbackV1, "feedback-v2": LlmFeedbackV2 };
 
 export interface PromptVars {
   task: string;
   learner_level: string;
+  /** v1 only: "0:word 1:word", uncertain words as ??word?? */
   numbered: string;
+  /** The transcript; in v2 uncertain words are marked ??word?? here. */
   text: string;
   fluency: string;
+  /** v1 only: the retrieved lessons the model may cite (v2 recommendations are built in code). */
   lessons: string;
 }
 
@@ -28,25 +38,42 @@ interface Example {
   output: unknown;
 }
 
-let loaded: Promise<{ prompt: ChatPromptTemplate; repair: PromptTemplate }> | undefined;
-function templates() {
-  loaded ??= (async () => {
-    const user = file("user.md");
-    const userTpl = PromptTemplate.fromTemplate(user, { templateFormat: "mustache" });
-    const examples = JSON.parse(file("examples.json")) as Example[];
-    // Few-shot pairs are rendered once as literal messages: their JSON braces are not template syntax.
-    const shots: BaseMessage[] = [];
-    for (const ex of examples) shots.push(new HumanMessage(await userTpl.format({ ...ex.input })), new AIMessage(JSON.stringify(ex.output)));
-    return {
-      prompt: ChatPromptTemplate.fromMessages([new SystemMessage(file("system.md")), ...shots, ["human", user]], { templateFormat: "mustache" }),
-      repair: PromptTemplate.fromTemplate(file("repair.md"), { templateFormat: "mustache" }),
-    };
-  })();
-  return loaded;
+interface Templates {
+  prompt: ChatPromptTemplate;
+  repair: PromptTemplate;
+  /** System prompt and few-shot pairs: the same for every report, evaluated once and reused. */
+  prefix: BaseMessage[];
 }
 
-export async function renderPrompt(vars: PromptVars): Promise<BaseMessage[]> {
-  return (await templates()).prompt.formatMessages({ ...vars });
+const loaded = new Map<PromptVersion, Promise<Templates>>();
+function templates(version: PromptVersion): Promise<Templates> {
+  let t = loaded.get(version);
+  if (!t) {
+    t = (async () => {
+      const user = file(version, "user.md");
+      const userTpl = PromptTemplate.fromTemplate(user, { templateFormat: "mustache" });
+      const examples = JSON.parse(file(version, "examples.json")) as Example[];
+      // Few-shot pairs are rendered once as literal messages: their JSON braces are not template syntax.
+      const prefix: BaseMessage[] = [new SystemMessage(file(version, "system.md"))];
+      for (const ex of examples) prefix.push(new HumanMessage(await userTpl.format({ ...ex.input })), new AIMessage(JSON.stringify(ex.output)));
+      return {
+        prompt: ChatPromptTemplate.fromMessages([...prefix, ["human", user]], { templateFormat: "mustache" }),
+        repair: PromptTemplate.fromTemplate(file(version, "repair.md"), { templateFormat: "mustache" }),
+        prefix,
+      };
+    })();
+    loaded.set(version, t);
+  }
+  return t;
+}
+
+export async function renderPrompt(vars: PromptVars, version: PromptVersion = PROMPT_VERSION): Promise<BaseMessage[]> {
+  return (await templates(version)).prompt.formatMessages({ ...vars });
+}
+
+/** The messages every report of this version starts with (what the embedded backend primes). */
+export async function promptPrefix(version: PromptVersion = PROMPT_VERSION): Promise<BaseMessage[]> {
+  return (await templates(version)).prefix;
 }
 
 const UNAVAILABLE_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EHOSTUNREACH", "ENETUNREACH", "ETIMEDOUT", "EAI_AGAIN", "EPIPE", "UND_ERR_CONNECT_TIMEOUT", "UND_ERR_SOCKET", "UND_ERR_HEADERS_TIMEOUT"]);
@@ -74,7 +101,7 @@ function contentOf(m: BaseMessage): string {
   return typeof m.content === "string" ? m.content : JSON.stringify(m.content);
 }
 
-function validate(res: { parsed: unknown; raw: BaseMessage; error?: string }): { ok: true; value: LlmFeedback } | { ok: false; problems: string[] } {
+function validate(version: PromptVersion, res: { parsed: unknown; raw: BaseMessage; error?: string }): { ok: true; value: LlmFeedback } | { ok: false; problems: string[] } {
   const { parsed, raw } = res;
   if (res.error) return { ok: false, problems: [res.error] };
   let candidate = parsed;
@@ -85,16 +112,17 @@ function validate(res: { parsed: unknown; raw: BaseMessage; error?: string }): {
       return { ok: false, problems: [`not valid JSON: ${(e as Error).message}`] };
     }
   }
-  const r = LlmFeedback.safeParse(candidate);
-  if (r.success) return { ok: true, value: r.data };
+  const r = FEEDBACK_SCHEMAS[version].safeParse(candidate);
+  if (r.success) return { ok: true, value: normalizeFeedback(r.data, version) };
   return { ok: false, problems: r.error.issues.slice(0, 8).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`) };
 }
 
 /** Runs the chain; throws LlmUnavailableError when the model cannot be reached. */
-export async function runFeedbackChain(backend: LlmBackend, vars: PromptVars, signal?: AbortSignal): Promise<ChainResult> {
+export async function runFeedbackChain(backend: LlmBackend, vars: PromptVars, signal?: AbortSignal, version: PromptVersion = PROMPT_VERSION): Promise<ChainResult> {
+  const schema = FEEDBACK_SCHEMAS[version];
   const call = async (messages: BaseMessage[]): Promise<{ raw: BaseMessage; parsed: unknown; error?: string }> => {
     try {
-      const structured = await backend.structured(LlmFeedback);
+      const structured = await backend.structured(schema);
       return await structured.invoke(messages, { signal });
     } catch (e) {
       if (signal?.aborted) throw e;
@@ -106,13 +134,13 @@ export async function runFeedbackChain(backend: LlmBackend, vars: PromptVars, si
       throw e;
     }
   };
-  const messages = await renderPrompt(vars);
+  const messages = await renderPrompt(vars, version);
   const first = await call(messages);
-  const v1 = validate(first);
+  const v1 = validate(version, first);
   if (v1.ok) return { feedback: v1.value, status: "ok", problems: [] };
-  const repairMsg = new HumanMessage(await (await templates()).repair.format({ problems: v1.problems.map((p) => `- ${p}`).join("\n") }));
+  const repairMsg = new HumanMessage(await (await templates(version)).repair.format({ problems: v1.problems.map((p) => `- ${p}`).join("\n") }));
   const second = await call([...messages, new AIMessage(contentOf(first.raw).slice(0, 4000)), repairMsg]);
-  const v2 = validate(second);
+  const v2 = validate(version, second);
   if (v2.ok) return { feedback: v2.value, status: "repaired", problems: v1.problems };
   return { feedback: null, status: "failed", problems: [...v1.problems, ...v2.problems] };
 }

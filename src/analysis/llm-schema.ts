@@ -1,12 +1,16 @@
-// The part of the report the LLM writes. Bounded strings and arrays so a grammar-constrained
-// model must close the JSON; spans as word numbers (small models cannot count characters);
-// numbers not .int() so an odd number fails the span post-check, not the whole answer.
+// The part of the report the LLM writes, one schema per prompt version. Bounded strings and arrays
+// so a grammar-constrained model must close the JSON, and the longest answer fits in
+// llm.maxOutputTokens (test/analysis/real-llm.test.ts tokenizes the largest one); numbers not
+// .int() so an odd number fails the span post-check, not the whole answer.
 import { z } from "zod";
 import { Cefr, ErrorType, Severity } from "../protocol/report.js";
 
 export const LLM_ERROR_TYPES = ErrorType.options.filter((t) => t !== "recognition_uncertain") as [string, ...string[]];
+/** A transcript of speech has no spelling of its own: v2 does not offer the type at all. */
+export const LLM_ERROR_TYPES_V2 = ErrorType.options.filter((t) => t !== "recognition_uncertain" && t !== "spelling") as [string, ...string[]];
 
-export const LlmError = z.object({
+/** feedback-v1: spans as word numbers of a numbered transcript. */
+export const LlmErrorV1 = z.object({
   word_start: z.number(),
   word_end: z.number(),
   original: z.string().max(60),
@@ -15,10 +19,9 @@ export const LlmError = z.object({
   explanation: z.string().max(160),
   severity: Severity,
 });
-export type LlmError = z.infer<typeof LlmError>;
 
-export const LlmFeedback = z.object({
-  errors: z.array(LlmError).max(6),
+export const LlmFeedbackV1 = z.object({
+  errors: z.array(LlmErrorV1).max(6),
   strengths: z.array(z.string().max(120)).max(3),
   level: z.object({ cefr: Cefr, evidence: z.array(z.string().max(120)).max(3) }),
   recommendations: z
@@ -32,4 +35,54 @@ export const LlmFeedback = z.object({
     )
     .max(3),
 });
-export type LlmFeedback = z.infer<typeof LlmFeedback>;
+
+/**
+ * feedback-v2: edit spans as the learner's own words (small models copy words better than they
+ * count them; the code finds the span), errors first, short explanations, one level reason and
+ * one strength. Recommendations are built in code from the errors and the curriculum, so the
+ * model writes about a third of v1's output and cannot cite a lesson that does not exist.
+ */
+export const LlmErrorV2 = z.object({
+  original: z.string().max(40),
+  // The rule before the fix: small models that write the correction first often copy the original.
+  explanation: z.string().max(80),
+  correction: z.string().max(40),
+  type: z.enum(LLM_ERROR_TYPES_V2),
+  severity: Severity,
+});
+
+export const LlmFeedbackV2 = z.object({
+  errors: z.array(LlmErrorV2).max(4),
+  level: z.object({ cefr: Cefr, reason: z.string().max(80) }),
+  strength: z.string().max(80),
+});
+
+/** What the post-checks work on, whatever the prompt version: a span hint only from v1. */
+export interface LlmError {
+  word_start?: number;
+  word_end?: number;
+  original: string;
+  correction: string;
+  type: string;
+  explanation: string;
+  severity: z.infer<typeof Severity>;
+}
+
+export interface LlmFeedback {
+  errors: LlmError[];
+  strengths: string[];
+  level: { cefr: z.infer<typeof Cefr>; evidence: string[] };
+  /** null: the prompt version leaves recommendations to the code (v2). */
+  recommendations: { title: string; reason: string; focus: string; lesson_ids: string[] }[] | null;
+}
+
+/** Any version's validated answer in the one shape the analyzer merges. */
+export function normalizeFeedback(value: unknown, version: "feedback-v1" | "feedback-v2"): LlmFeedback {
+  if (version === "feedback-v1") return value as z.infer<typeof LlmFeedbackV1>;
+  const v = value as z.infer<typeof LlmFeedbackV2>;
+  return { errors: v.errors, strengths: v.strength.trim() ? [v.strength] : [], level: { cefr: v.level.cefr, evidence: v.level.reason.trim() ? [v.level.reason] : [] }, recommendations: null };
+}
+
+/** Kept for callers that name the v1 schema by its old name. */
+export const LlmFeedback = LlmFeedbackV1;
+export const LlmError = LlmErrorV1;

@@ -29,6 +29,8 @@ interface Tok {
   /** Gap (s) before the next word; Infinity after the last one. */
   gapAfter: number;
   gapBefore: number;
+  /** Index of the word this token came from (tokens skip punctuation-only words). */
+  wi: number;
 }
 
 function toks(words: readonly Word[]): Tok[] {
@@ -36,8 +38,7 @@ function toks(words: readonly Word[]): Tok[] {
   words.forEach((w, i) => {
     const norm = normalizeWord(w.word);
     if (!norm) return;
-    out.push({ norm, raw: w.word, start: w.start, end: w.end, gapAfter: Infinity, gapBefore: Infinity });
-    void i;
+    out.push({ norm, raw: w.word, start: w.start, end: w.end, gapAfter: Infinity, gapBefore: Infinity, wi: i });
   });
   for (let i = 0; i < out.length; i++) {
     const t = out[i]!;
@@ -129,12 +130,15 @@ export function mtld(tokens: readonly string[]): number | null {
  * fillers and pauses in between ignored. Self-corrections: a restart with a different word after
  * an editing term or a pause ("I go, sorry, I went" / "he go ... he goes").
  */
-export function disfluencies(words: readonly Word[]): { repetitions: number; selfCorrections: number } {
+export function disfluencies(words: readonly Word[]): { repetitions: number; selfCorrections: number; indices: Set<number> } {
   const all = toks(words);
   const fillerIdx = new Set<number>();
   for (const f of findFillers(words)) for (let k = 0; k < f.length; k++) fillerIdx.add(f.index + k);
   // Keep the content tokens, remembering whether an editing cue (filler, edit term, pause) came before.
-  const seq: { norm: string; cueBefore: boolean }[] = [];
+  // indices: the words these counts cover (fillers, editing terms, the first copy of a repetition,
+  // the abandoned words of a restart), so the feedback gates do not report them as grammar again.
+  const indices = new Set<number>(fillerIdx);
+  const seq: { norm: string; cueBefore: boolean; at: number }[] = [];
   let cue = false;
   for (let i = 0; i < all.length; i++) {
     const t = all[i]!;
@@ -145,14 +149,16 @@ export function disfluencies(words: readonly Word[]): { repetitions: number; sel
     }
     if (EDIT_TERMS.has(t.norm) && (t.gapAfter >= PAUSE_MIN_S || endsWithBreak(t.raw) || t.gapBefore >= PAUSE_MIN_S)) {
       cue = true;
+      indices.add(i);
       continue;
     }
     if (EDIT_TERMS.has(two) && (endsWithBreak(all[i + 1]!.raw) || all[i + 1]!.gapAfter >= PAUSE_MIN_S)) {
       cue = true;
+      indices.add(i).add(i + 1);
       i++;
       continue;
     }
-    seq.push({ norm: t.norm, cueBefore: cue || t.gapBefore >= PAUSE_MIN_S });
+    seq.push({ norm: t.norm, cueBefore: cue || t.gapBefore >= PAUSE_MIN_S, at: i });
     cue = false;
   }
   let repetitions = 0;
@@ -164,20 +170,23 @@ export function disfluencies(words: readonly Word[]): { repetitions: number; sel
     const d = seq[i + 3];
     if (b && b.norm === a.norm) {
       repetitions++;
+      indices.add(a.at);
       continue;
     }
     if (b && c && d && c.norm === a.norm && d.norm === b.norm && !(a.norm === b.norm)) {
       repetitions++;
+      indices.add(a.at).add(b.at);
       i += 1; // "in the in the": count once, then resume after the repeat
       continue;
     }
     // A B <cue> A C with B != C: the speaker went back to A and replaced B.
     if (b && c && d && c.cueBefore && c.norm === a.norm && d.norm !== b.norm) {
       selfCorrections++;
+      indices.add(a.at).add(b.at);
       i += 1;
     }
   }
-  return { repetitions, selfCorrections };
+  return { repetitions, selfCorrections, indices: new Set([...indices].map((k) => all[k]!.wi)) };
 }
 
 export function fluencyMetrics(words: readonly Word[]): FluencyMetrics {

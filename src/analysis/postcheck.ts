@@ -1,52 +1,140 @@
-// Post-checks on the LLM's errors: the span must hold exactly the quoted words (else dropped),
-// no-op edits and overlaps are dropped, and anything touching an uncertain word becomes
-// "recognition_uncertain" so the learner is never blamed for a transcription error.
+// Edit-level gates between the LLM and the learner. Prompted LLMs over-correct, so every proposed
+// error must pass checks in code before a learner sees it; each gate can be switched off so
+// eval:feedback can measure what it costs in recall and buys in precision (docs/bench-analysis.md).
+// Anything touching an uncertain word becomes "recognition_uncertain", so the learner is never
+// blamed for a transcription error.
 import type { LanguageError } from "../protocol/report.js";
 import type { LlmError } from "./llm-schema.js";
+import { edits } from "./eval-score.js";
 import { normalizeWord, type TranscriptText } from "./text.js";
 
 export const RECOGNITION_NOTE = "Possibly a pronunciation or recognition issue";
 
-const norm = (s: string) => s.split(/\s+/).map(normalizeWord).filter(Boolean).join(" ");
+/**
+ * span: the quoted words exist in the transcript (always on: an edit without a place cannot be shown).
+ * differs: the correction is not the original. surface_only: not a punctuation- or case-only change
+ * (a transcript's punctuation is the recogniser's, not the learner's). rewrite: a minimal edit,
+ * not a rewritten phrase. disfluency: not just the removal of a filler, repetition or restart that
+ * the fluency figures already count. uncertain: not a grammar error on a word the recogniser was
+ * unsure of. one_per_span: no two edits on the same words. confused: when more than half of an
+ * answer's proposals (at least 3) change nothing, the model is filling the list rather than
+ * finding errors, and none of that answer's edits is shown.
+ */
+export const GATES = ["span", "differs", "surface_only", "rewrite", "disfluency", "uncertain", "one_per_span", "confused"] as const;
+export type Gate = (typeof GATES)[number];
+export const ALL_GATES: ReadonlySet<Gate> = new Set(GATES);
+
+/** A correction that changes more than this many words of its span, or a span longer than MAX_SPAN_WORDS, is a rewrite. */
+export const MAX_CHANGED_WORDS = 3;
+export const MAX_SPAN_WORDS = 6;
+
+const clean = (s: string) => s.replace(/\?\?/g, " ");
+const normToks = (s: string) => clean(s).split(/\s+/).map(normalizeWord).filter(Boolean);
+const norm = (s: string) => normToks(s).join(" ");
 
 export interface PostCheckContext {
   words: readonly { word: string }[];
   transcript: TranscriptText;
   uncertain: readonly boolean[];
+  /** Word indices the fluency metrics count as fillers, repetitions or abandoned restarts. */
+  disfluent?: ReadonlySet<number>;
+  /** Gates to apply (default: all). */
+  gates?: ReadonlySet<Gate>;
 }
 
 export interface PostCheckResult {
   errors: LanguageError[];
-  dropped: { error: LlmError; reason: string }[];
+  dropped: { error: LlmError; gate: Gate; reason: string }[];
+}
+
+/** Every place where `tokens` occur as consecutive words of the transcript. */
+function occurrences(words: readonly string[], tokens: readonly string[]): number[] {
+  const out: number[] = [];
+  if (tokens.length === 0) return out;
+  for (let i = 0; i + tokens.length <= words.length; i++) {
+    let ok = true;
+    for (let k = 0; k < tokens.length && ok; k++) ok = words[i + k] === tokens[k];
+    if (ok) out.push(i);
+  }
+  return out;
 }
 
 export function postCheckErrors(llmErrors: readonly LlmError[], ctx: PostCheckContext): PostCheckResult {
+  const gates = ctx.gates ?? ALL_GATES;
+  const on = (g: Gate) => gates.has(g);
   const errors: (LanguageError & { ws: number; we: number })[] = [];
   const dropped: PostCheckResult["dropped"] = [];
   const n = ctx.words.length;
+  const wordNorms = ctx.words.map((w) => normalizeWord(clean(w.word)));
+  const taken = (ws: number, we: number) => errors.some((x) => ws <= x.we && we >= x.ws);
+  const noops = llmErrors.filter((e) => norm(e.original) === norm(e.correction)).length;
+  const confused = on("confused") && llmErrors.length >= 3 && noops * 2 > llmErrors.length;
   for (const e of llmErrors) {
-    const { word_start: ws, word_end: we } = e;
-    if (!Number.isInteger(ws) || !Number.isInteger(we) || ws < 0 || we < ws || we >= n) {
-      dropped.push({ error: e, reason: "span outside the transcript" });
+    const drop = (gate: Gate, reason: string) => dropped.push({ error: e, gate, reason });
+    const origToks = normToks(e.original);
+    // The span: the hinted word numbers when they hold the quoted words, else where the words occur
+    // (the first place not already corrected: one edit per span).
+    let ws = -1;
+    const hinted = e.word_start !== undefined && e.word_end !== undefined && Number.isInteger(e.word_start) && Number.isInteger(e.word_end) && e.word_start >= 0 && e.word_end >= e.word_start && e.word_end < n;
+    if (hinted && wordNorms.slice(e.word_start, e.word_end! + 1).join(" ") === origToks.join(" ")) ws = e.word_start!;
+    else {
+      const at = occurrences(wordNorms, origToks);
+      ws = at.find((i) => !taken(i, i + origToks.length - 1)) ?? at[0] ?? -1;
+    }
+    if (ws < 0 || origToks.length === 0) {
+      drop("span", "the quoted words are not in the transcript");
       continue;
     }
-    const spanWords = ctx.words.slice(ws, we + 1).map((w) => w.word).join(" ");
-    if (norm(spanWords) !== norm(e.original) || norm(e.original) === "") {
-      dropped.push({ error: e, reason: "original text does not match its span" });
+    const we = ws + origToks.length - 1;
+    const corrToks = normToks(e.correction);
+    if (on("differs") && e.correction.trim() === e.original.trim()) {
+      drop("differs", "correction changes nothing");
       continue;
     }
-    if (norm(e.correction) === norm(e.original)) {
-      dropped.push({ error: e, reason: "correction changes nothing" });
+    if (on("surface_only") && corrToks.join(" ") === origToks.join(" ")) {
+      drop("surface_only", "punctuation or case only");
       continue;
     }
-    if (errors.some((x) => ws <= x.we && we >= x.ws)) {
-      dropped.push({ error: e, reason: "overlaps an earlier error" });
+    if (on("rewrite")) {
+      let changed = 0;
+      for (const ed of edits(origToks, corrToks)) {
+        const [i, j, rep] = ed.split(":") as [string, string, string];
+        changed += Math.max(Number(j) - Number(i), rep ? rep.split(" ").length : 0);
+      }
+      if (origToks.length > MAX_SPAN_WORDS || changed > MAX_CHANGED_WORDS) {
+        drop("rewrite", "a rewrite, not a minimal edit");
+        continue;
+      }
+    }
+    if (on("disfluency") && ctx.disfluent?.size) {
+      // Both sides without the span's disfluent words ("sorry ... er" kept or dropped alike): if
+      // nothing else differs, the edit only tidies up speech the fluency figures already count.
+      const dis = origToks.filter((_, k) => ctx.disfluent!.has(ws + k));
+      const fluentPart = origToks.filter((_, k) => !ctx.disfluent!.has(ws + k)).join(" ");
+      const left = [...dis];
+      const corrFluent = corrToks.filter((t) => {
+        const i = left.indexOf(t);
+        if (i < 0) return true;
+        left.splice(i, 1);
+        return false;
+      });
+      if (fluentPart === "" || fluentPart === corrToks.join(" ") || fluentPart === corrFluent.join(" ")) {
+        drop("disfluency", "only removes a filler, repetition or restart (counted in fluency)");
+        continue;
+      }
+    }
+    if (on("one_per_span") && taken(ws, we)) {
+      drop("one_per_span", "overlaps an earlier error");
+      continue;
+    }
+    if (confused) {
+      drop("confused", `${noops} of ${llmErrors.length} proposals in this answer change nothing`);
       continue;
     }
     const start = ctx.transcript.offsets[ws]!.start;
     const end = ctx.transcript.offsets[we]!.end;
     const original = ctx.transcript.text.slice(start, end);
-    const uncertain = ctx.uncertain.slice(ws, we + 1).some(Boolean);
+    const uncertain = on("uncertain") && ctx.uncertain.slice(ws, we + 1).some(Boolean);
     errors.push(
       uncertain
         ? {

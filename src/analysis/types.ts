@@ -11,10 +11,15 @@ export interface AnalysisInput {
   learner?: { level?: string; locale?: string };
   task?: string;
   signal?: AbortSignal;
+  /**
+   * Called once, before the LLM runs, with the parts that need no LLM (transcript, fluency,
+   * vocabulary; status "pending"), so the learner sees them at once. Not called when no LLM runs.
+   */
+  onProvisional?: (report: Report) => void;
 }
 
 export interface Analyzer {
-  /** e.g. "embedded:qwen2.5-0.5b-instruct-q8_0.gguf" or "openai:llama-3-8b-instruct" */
+  /** e.g. "embedded:qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" or "openai:llama-3-8b-instruct" */
   readonly modelName: string;
   /**
    * Resolves with a complete report (the LLM part may have failed validation: llm_status
@@ -27,6 +32,8 @@ export interface Analyzer {
    * embedded LLM then keeps to the cores left (at least 1). Remote providers ignore it.
    */
   setSttThreads?(threads: number): void;
+  /** Loads the model and evaluates the shared prompt prefix now, so the first report is fast too. Never rejects. */
+  warmup?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -91,7 +91,7 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
   private socketError = "";
   private resolveReady!: (m: ReadyMessage) => void;
   private rejectReady!: (e: unknown) => void;
-  private reportWaiter: { resolve: (r: Report) => void; reject: (e: unknown) => void; jobId: string | null } | null = null;
+  private reportWaiter: { resolve: (r: Report) => void; reject: (e: unknown) => void; jobId: string | null; onProvisional?: (r: Report) => void; provisional?: Report } | null = null;
   private endSent = false;
   private readyTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly onAbort = () => this.abort(this.signal?.reason);
@@ -180,8 +180,11 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
   /**
    * Ends input and resolves with the session report. Rejects with ServerError when the server
    * reports `analysis_failed`, ConnectionClosedError when the connection drops first.
+   * Reports with status "pending" (the transcript, fluency and vocabulary, sent before the LLM
+   * part is ready or while the LLM is unreachable) go to `onProvisional`; the promise resolves
+   * with the complete report, or with the last pending one if the connection closes first.
    */
-  end(): Promise<Report> {
+  end(opts: { onProvisional?: (report: Report) => void } = {}): Promise<Report> {
     if (this.reportWaiter) return Promise.reject(new ParlanceClientError("end() already called"));
     try {
       this.assertStreaming("end");
@@ -189,7 +192,7 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
       return Promise.reject(err);
     }
     const p = new Promise<Report>((resolve, reject) => {
-      this.reportWaiter = { resolve, reject, jobId: null };
+      this.reportWaiter = { resolve, reject, jobId: null, ...(opts.onProvisional ? { onProvisional: opts.onProvisional } : {}) };
     });
     this.endSent = true;
     this.socket.send(JSON.stringify({ type: "end" }));
@@ -288,6 +291,15 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
         const w = this.reportWaiter;
         // Per-utterance reports (analyze_utterances) arrive before `end`; only the session's counts.
         if (w && this.endedMessage && (w.jobId === null || w.jobId === m.job_id)) {
+          if (m.report.status === "pending") {
+            w.provisional = m.report;
+            try {
+              w.onProvisional?.(m.report);
+            } catch {
+              // the caller's rendering error must not lose the complete report
+            }
+            break;
+          }
           this.reportWaiter = null;
           w.resolve(m.report);
         }
@@ -323,7 +335,8 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
     }
     // A normal close ends iteration cleanly, but a pending end() still learns no report came.
     if (!err && this.reportWaiter) {
-      this.reportWaiter.reject(new ConnectionClosedError(code, reason || "closed without a report", serverError));
+      if (this.reportWaiter.provisional) this.reportWaiter.resolve(this.reportWaiter.provisional);
+      else this.reportWaiter.reject(new ConnectionClosedError(code, reason || "closed without a report", serverError));
       this.reportWaiter = null;
     }
     this.finish(err);

@@ -94,7 +94,8 @@ export class LocalAnalysisQueue implements AnalysisQueue {
 
   private async run(job: Parameters<typeof processJob>[0]) {
     const { repo, analyzer, config, log, metrics } = this.deps;
-    const outcome = await processJob(job, { repo, analyzer: analyzer!, config, log, metrics }).catch((err: unknown) => {
+    const onProvisional = (r: Report) => this.publish(job.sessionId, job.id, r);
+    const outcome = await processJob(job, { repo, analyzer: analyzer!, config, log, metrics, onProvisional }).catch((err: unknown) => {
       log.error({ err, job: job.id }, "analysis job crashed");
       return null;
     });

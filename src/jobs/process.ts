@@ -41,7 +41,15 @@ export async function loadInput(repo: Repository, job: JobRecord): Promise<Analy
 
 export async function processJob(
   job: JobRecord,
-  deps: { repo: Repository; analyzer: Analyzer; config: Config; log: Logger; metrics?: Metrics },
+  deps: {
+    repo: Repository;
+    analyzer: Analyzer;
+    config: Config;
+    log: Logger;
+    metrics?: Metrics;
+    /** Receives the report's deterministic parts (status "pending") before the LLM runs, on the first attempt. */
+    onProvisional?: (report: Report) => void;
+  },
 ): Promise<JobOutcome> {
   const { repo, analyzer, config, log, metrics } = deps;
   const started = Date.now();
@@ -49,6 +57,14 @@ export async function processJob(
   if (!input) {
     await repo.failJob(job.id, "session no longer exists", null);
     return { kind: "failed", error: "session no longer exists" };
+  }
+  let sentProvisional = false;
+  if (deps.onProvisional && job.attempts === 1) {
+    const deliver = deps.onProvisional;
+    input.onProvisional = (r) => {
+      sentProvisional = true;
+      deliver(r);
+    };
   }
   try {
     const raw = await analyzer.analyze(input);
@@ -73,7 +89,7 @@ export async function processJob(
     const unavailable = err instanceof LlmUnavailableError;
     log.warn({ job: job.id, err: message, attempts: job.attempts, retry_at: runAfter.toISOString(), unavailable }, "analysis will be retried");
     // The learner still gets what needs no LLM (fluency, vocabulary) while the LLM is away.
-    const provisional = unavailable ? deterministicReport(input, config, "pending", analyzer.modelName) : null;
+    const provisional = unavailable && !sentProvisional ? deterministicReport(input, config, "pending", analyzer.modelName) : null;
     return { kind: "retry", provisional, runAfter, error: message };
   }
 }

@@ -237,7 +237,8 @@ export class AnalysisWorker {
     log.info({ job: job.id, session: job.sessionId, attempt: job.attempts, worker: this.workerId }, "analysis job started");
     let outcome: JobOutcome;
     try {
-      outcome = await processJob(job, { repo, analyzer, config, log, metrics });
+      const onProvisional = (report: Report) => void this.publish({ sessionId: job.sessionId, jobId: job.id, report });
+      outcome = await processJob(job, { repo, analyzer, config, log, metrics, onProvisional });
     } catch (err) {
       // Not the LLM (processJob handles that) but the store or a bug: retry like an LLM failure.
       const error = err instanceof Error ? err.message : String(err);

@@ -5,6 +5,7 @@ import { z } from "zod";
 import { ChatNodeLlamaCpp, EmbeddedRuntime } from "../../src/analysis/models/embedded.js";
 import { createAnalyzer } from "../../src/analysis/analyzer.js";
 import { LlmFeedback } from "../../src/analysis/llm-schema.js";
+import { PROMPT_VERSION } from "../../src/analysis/chain.js";
 import { ConfigSchema } from "../../src/config/index.js";
 import { Report } from "../../src/protocol/report.js";
 import { silentLogger } from "../../src/util/log.js";
@@ -48,9 +49,9 @@ test("analyzer on the embedded provider: the full report schema, model and promp
     const words = "yesterday I goes to the market and buyed some apples for my mother".split(" ").map((w, i) => ({ word: w, start: i * 0.4, end: i * 0.4 + 0.3, confidence: 0.95 }));
     const report = await analyzer.analyze({ sessionId: "s1", language: "en", words });
     assert.ok(Report.safeParse(report).success);
-    assert.equal(report.llm_status, "ok"); // the grammar made the LlmFeedback JSON valid first time
+    assert.equal(report.llm_status, "ok"); // the grammar made the LLM's JSON valid first time
     assert.equal(report.versions.model, "embedded:tiny-random-llama.gguf");
-    assert.equal(report.versions.prompt, "feedback-v1");
+    assert.equal(report.versions.prompt, PROMPT_VERSION);
     // Whatever the random model wrote, every error left points at its own text.
     for (const e of report.errors) assert.equal(report.transcript.text.slice(e.start, e.end), e.original);
     assert.ok(LlmFeedback); // schema module loads

@@ -48,12 +48,18 @@ test("'like' and 'you know' count as fillers only when set off by a break", () =
   assert.equal(findFillers(seq("do", "you", "know", "him")).length, 0);
 });
 
+const counts = (d: { repetitions: number; selfCorrections: number }) => ({ repetitions: d.repetitions, selfCorrections: d.selfCorrections });
+
 test("repetitions and self-corrections", () => {
-  assert.deepEqual(disfluencies(seq("he", "go,", "sorry,", "he", "goes", "home")), { repetitions: 0, selfCorrections: 1 });
-  assert.deepEqual(disfluencies(seq("he", "go", ["he", 0.8], "goes", "home")), { repetitions: 0, selfCorrections: 1 });
-  assert.deepEqual(disfluencies(seq("he", "said", "he", "would", "come")), { repetitions: 0, selfCorrections: 0 });
-  assert.deepEqual(disfluencies(seq("in", "the", "in", "the", "morning")), { repetitions: 1, selfCorrections: 0 });
-  assert.deepEqual(disfluencies(seq("I", "uh", "I", "think")), { repetitions: 1, selfCorrections: 0 });
+  assert.deepEqual(counts(disfluencies(seq("he", "go,", "sorry,", "he", "goes", "home"))), { repetitions: 0, selfCorrections: 1 });
+  assert.deepEqual(counts(disfluencies(seq("he", "go", ["he", 0.8], "goes", "home"))), { repetitions: 0, selfCorrections: 1 });
+  assert.deepEqual(counts(disfluencies(seq("he", "said", "he", "would", "come"))), { repetitions: 0, selfCorrections: 0 });
+  assert.deepEqual(counts(disfluencies(seq("in", "the", "in", "the", "morning"))), { repetitions: 1, selfCorrections: 0 });
+  // The words these counts cover (for the feedback gates): the abandoned "he go", the cue, the first copy.
+  assert.deepEqual([...disfluencies(seq("he", "go,", "sorry,", "he", "goes", "home")).indices].sort(), [0, 1, 2]);
+  assert.deepEqual([...disfluencies(seq("in", "the", "in", "the", "morning")).indices].sort(), [0, 1]);
+  assert.deepEqual([...disfluencies(seq("I", "uh", "I", "think")).indices].sort(), [0, 1]);
+  assert.deepEqual(counts(disfluencies(seq("I", "uh", "I", "think"))), { repetitions: 1, selfCorrections: 0 });
 });
 
 test("MTLD on sequences with known answers", () => {

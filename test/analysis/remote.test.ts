@@ -90,7 +90,7 @@ test("normal: structured request, valid report, spans checked, resources only fr
   fake.requests = [];
   fake.replies = [feedback([goes, buyed], ["past-simple", "invented-lesson"])];
   const retriever = new ListRetriever([lesson("past-simple", ["tense"]), lesson("articles", ["article"])]);
-  const analyzer = await createAnalyzer(config(fake.port), { logger: silentLogger, retriever });
+  const analyzer = await createAnalyzer(config(fake.port), { promptVersion: "feedback-v1", logger: silentLogger, retriever });
   const report = await analyzer.analyze({ sessionId: "s1", language: "en", words: words(SENTENCE), task: "Your last shopping trip" });
   assert.ok(Report.safeParse(report).success);
   assert.equal(report.llm_status, "ok");
@@ -110,19 +110,21 @@ test("normal: structured request, valid report, spans checked, resources only fr
   await analyzer.close();
 });
 
-test("post-check drops spans whose text does not match; uncertain span becomes recognition_uncertain", async () => {
+test("post-check: a wrong word number is re-anchored on the quoted words; quoted text not in the transcript is dropped; uncertain span becomes recognition_uncertain", async () => {
   fake.replies = [
     feedback([
-      { ...goes, word_start: 3, word_end: 3 }, // "to" is not "goes": dropped
+      { ...goes, word_start: 3, word_end: 3 }, // word 3 is "to": placed where "goes" is (word 2)
       { ...buyed, original: "bought" }, // quoted text not in the span: dropped
       { word_start: 9, word_end: 9, original: "apples", correction: "apple", type: "plural", explanation: "x", severity: "minor" },
       { word_start: 12, word_end: 14, original: "zz", correction: "y", type: "other", explanation: "x", severity: "minor" }, // outside
     ]),
   ];
-  const analyzer = await createAnalyzer(config(fake.port), { logger: silentLogger });
+  const analyzer = await createAnalyzer(config(fake.port), { promptVersion: "feedback-v1", logger: silentLogger });
   const report = await analyzer.analyze({ sessionId: "s2", language: "en", words: words(SENTENCE, (i) => (i === 9 ? 0.2 : 0.95)) });
-  assert.equal(report.errors.length, 1);
-  const e = report.errors[0]!;
+  assert.equal(report.errors.length, 2);
+  assert.equal(report.errors[0]!.original, "goes");
+  assert.equal(report.transcript.text.slice(report.errors[0]!.start, report.errors[0]!.end), "goes");
+  const e = report.errors[1]!;
   assert.equal(e.type, "recognition_uncertain");
   assert.equal(e.original, "apples");
   assert.match(e.explanation, /possibly a pronunciation or recognition issue/i);
@@ -133,7 +135,7 @@ test("post-check drops spans whose text does not match; uncertain span becomes r
 test("invalid JSON once -> one repair turn -> llm_status repaired", async () => {
   fake.requests = [];
   fake.replies = ["{\"errors\": [ this is not json", feedback([goes])];
-  const analyzer = await createAnalyzer(config(fake.port), { logger: silentLogger });
+  const analyzer = await createAnalyzer(config(fake.port), { promptVersion: "feedback-v1", logger: silentLogger });
   const report = await analyzer.analyze({ sessionId: "s3", language: "en", words: words(SENTENCE) });
   assert.equal(report.llm_status, "repaired");
   assert.equal(report.errors.length, 1);
@@ -145,7 +147,7 @@ test("invalid JSON once -> one repair turn -> llm_status repaired", async () => 
 
 test("invalid twice -> deterministic report with llm_status failed, no errors invented", async () => {
   fake.replies = [JSON.stringify({ errors: "nope" })];
-  const analyzer = await createAnalyzer(config(fake.port), { logger: silentLogger });
+  const analyzer = await createAnalyzer(config(fake.port), { promptVersion: "feedback-v1", logger: silentLogger });
   const report = await analyzer.analyze({ sessionId: "s4", language: "en", words: words(SENTENCE) });
   assert.ok(Report.safeParse(report).success);
   assert.equal(report.llm_status, "failed");
@@ -159,7 +161,7 @@ test("server down -> LlmUnavailableError (transcript kept by the caller); back u
   await down.start();
   const port = down.port;
   await down.stop();
-  const analyzer = await createAnalyzer(config(port), { logger: silentLogger });
+  const analyzer = await createAnalyzer(config(port), { promptVersion: "feedback-v1", logger: silentLogger });
   const input = { sessionId: "s5", language: "en", words: words(SENTENCE) };
   await assert.rejects(analyzer.analyze(input), (e: unknown) => e instanceof LlmUnavailableError);
   down.replies = [feedback([goes])];
@@ -177,7 +179,7 @@ test("server down -> LlmUnavailableError (transcript kept by the caller); back u
 test("empty, 2-word and all-uncertain transcripts: unusable, zero errors, the LLM is not called", async () => {
   fake.requests = [];
   fake.replies = [feedback([goes])];
-  const analyzer = await createAnalyzer(config(fake.port), { logger: silentLogger });
+  const analyzer = await createAnalyzer(config(fake.port), { promptVersion: "feedback-v1", logger: silentLogger });
   for (const ws of [[], words("hello there"), words(SENTENCE, () => 0.1)]) {
     const r = await analyzer.analyze({ sessionId: "s6", language: "en", words: ws });
     assert.ok(Report.safeParse(r).success);
@@ -199,7 +201,7 @@ test("core policy: an embedded LLM waits while live transcription needs every co
   const asEmbedded = { ...remote, provider: "embedded" as const };
   const budgets: number[] = [];
   asEmbedded.setThreadBudget = (n: number) => void budgets.push(n);
-  const analyzer = await createAnalyzer(cfg, { logger: silentLogger, backend: asEmbedded });
+  const analyzer = await createAnalyzer(cfg, { promptVersion: "feedback-v1", logger: silentLogger, backend: asEmbedded });
 
   fake.requests = [];
   fake.replies = [feedback([goes])];
@@ -217,10 +219,10 @@ test("core policy: an embedded LLM waits while live transcription needs every co
 
   // maxDeferMs bounds the wait; a remote provider does not wait at all.
   const shortCfg = ConfigSchema.parse({ ...config(fake.port), analysis: { maxDeferMs: 200 } });
-  const bounded = await createAnalyzer(shortCfg, { logger: silentLogger, backend: { ...createLlmBackend(shortCfg, silentLogger), provider: "embedded" as const } });
+  const bounded = await createAnalyzer(shortCfg, { promptVersion: "feedback-v1", logger: silentLogger, backend: { ...createLlmBackend(shortCfg, silentLogger), provider: "embedded" as const } });
   bounded.setSttThreads(cores);
   assert.equal((await bounded.analyze({ sessionId: "bounded", language: "en", words: words(SENTENCE) })).llm_status, "ok");
-  const plain = await createAnalyzer(cfg, { logger: silentLogger });
+  const plain = await createAnalyzer(cfg, { promptVersion: "feedback-v1", logger: silentLogger });
   plain.setSttThreads(cores);
   const before = fake.requests.length;
   await plain.analyze({ sessionId: "remote", language: "en", words: words(SENTENCE) });

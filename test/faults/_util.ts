@@ -107,11 +107,12 @@ export class ScriptedLlm {
   }
 }
 
-/** A schema-valid feedback answer with no errors (the transcript's words do not matter). */
+/** A schema-valid feedback answer with no errors (the transcript's words do not matter); valid for feedback-v1 and -v2. */
 export const FEEDBACK = JSON.stringify({
   errors: [],
   strengths: ["Kept talking."],
-  level: { cefr: "B1", evidence: ["Connected speech."] },
+  strength: "Kept talking.",
+  level: { cefr: "B1", evidence: ["Connected speech."], reason: "Connected speech." },
   recommendations: [],
 });
 

@@ -21,11 +21,20 @@ export interface EmbeddedRuntimeOptions {
   contextSize: number;
   /** Context sequences = requests that can run at once. */
   sequences: number;
+  /**
+   * Keep each sequence's evaluated tokens between requests, so a request that starts with the same
+   * tokens (system prompt, few-shot pairs) evaluates only what differs. Default true; false clears
+   * the sequence after every request (the "before" of docs/bench-analysis.md's TTFT figures).
+   */
+  reusePrefix?: boolean;
 }
 
 /** One loaded GGUF model with a pool of context sequences. Load once, share between chat models. */
 export class EmbeddedRuntime {
   private free: LlamaContextSequence[] = [];
+  private readonly all: LlamaContextSequence[] = [];
+  /** Timing of the last finished request (benches and evals read it). */
+  lastCall: { ttftMs: number | null; totalMs: number; inputTokens: number; outputTokens: number } | null = null;
   private waiters: ((s: LlamaContextSequence) => void)[] = [];
   private grammars = new Map<string, Promise<LlamaGrammar>>();
   private closed = false;
@@ -36,7 +45,20 @@ export class EmbeddedRuntime {
     readonly context: LlamaContext,
     readonly options: EmbeddedRuntimeOptions,
   ) {
-    for (let i = 0; i < options.sequences; i++) this.free.push(context.getSequence());
+    for (let i = 0; i < options.sequences; i++) this.all.push(context.getSequence());
+    this.free.push(...this.all);
+  }
+
+  /** Tokens evaluated (input) and generated (output) on all sequences since load: what prefix reuse saves. */
+  tokenCounts(): { input: number; output: number } {
+    let input = 0;
+    let output = 0;
+    for (const s of this.all) {
+      const st = s.tokenMeter.getState();
+      input += st.usedInputTokens;
+      output += st.usedOutputTokens;
+    }
+    return { input, output };
   }
 
   static async load(options: EmbeddedRuntimeOptions): Promise<EmbeddedRuntime> {
@@ -90,8 +112,10 @@ export class EmbeddedRuntime {
   }
 
   async release(seq: LlamaContextSequence): Promise<void> {
-    // Each request starts from an empty sequence: no earlier conversation leaks into the next one.
-    await seq.clearHistory().catch(() => undefined);
+    // No earlier conversation leaks into the next one either way: LlamaChat erases every token
+    // after the first one that differs from the new prompt (adaptStateToTokens), so what is kept
+    // is exactly the shared prefix.
+    if (this.options.reusePrefix === false) await seq.clearHistory().catch(() => undefined);
     const w = this.waiters.shift();
     if (w) w(seq);
     else this.free.push(seq);
@@ -159,6 +183,9 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions,
     const grammar = options.jsonSchema ? await this.runtime.grammarFor(options.jsonSchema) : undefined;
     const seq = await this.runtime.acquire(signal);
     const chat = new LlamaChat({ contextSequence: seq, autoDisposeSequence: false });
+    const t0 = performance.now();
+    const meter0 = seq.tokenMeter.getState();
+    let first: number | null = null;
     try {
       const res = await chat.generateResponse(toHistory(messages), {
         signal,
@@ -166,13 +193,49 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions,
         maxTokens: this.maxTokens,
         temperature: this.temperature,
         ...(grammar ? { grammar } : {}),
-        ...(onText ? { onTextChunk: onText } : {}),
+        onTextChunk: (t) => {
+          first ??= performance.now();
+          onText?.(t);
+        },
         ...(options.stop?.length ? { customStopTriggers: options.stop } : {}),
       });
+      const meter = seq.tokenMeter.getState();
+      this.runtime.lastCall = {
+        ttftMs: first === null ? null : first - t0,
+        totalMs: performance.now() - t0,
+        inputTokens: meter.usedInputTokens - meter0.usedInputTokens,
+        outputTokens: meter.usedOutputTokens - meter0.usedOutputTokens,
+      };
       return res.response;
     } finally {
       chat.dispose({ disposeSequence: false });
       await this.runtime.release(seq);
+    }
+  }
+
+  /**
+   * Evaluates a prompt prefix (system prompt and few-shot pairs) on every idle sequence now, so the
+   * first report already pays only for its own transcript. Generates one token after an empty user
+   * turn: LlamaChat evaluates the whole history before it, and keeps it.
+   */
+  async prime(prefix: BaseMessage[], signal?: AbortSignal): Promise<{ sequences: number; tokens: number }> {
+    if (this.runtime.options.reusePrefix === false) return { sequences: 0, tokens: 0 };
+    const seqs: LlamaContextSequence[] = [];
+    try {
+      for (let i = 0; i < this.runtime.options.sequences; i++) seqs.push(await this.runtime.acquire(signal));
+      let tokens = 0;
+      for (const seq of seqs) {
+        const chat = new LlamaChat({ contextSequence: seq, autoDisposeSequence: false });
+        try {
+          await chat.generateResponse([...toHistory(prefix), { type: "user", text: "" }], { maxTokens: 1, temperature: 0, ...(signal ? { signal } : {}) });
+          tokens = seq.contextTokens.length;
+        } finally {
+          chat.dispose({ disposeSequence: false });
+        }
+      }
+      return { sequences: seqs.length, tokens };
+    } finally {
+      for (const seq of seqs) await this.runtime.release(seq);
     }
   }
 

@@ -17,7 +17,6 @@ import type { Logger } from "../../util/log.js";
 import { LlmUnavailableError } from "../types.js";
 import { ChatNodeLlamaCpp, EmbeddedRuntime } from "./embedded.js";
 
-/** The embedded default: small enough for 2 cores (~10 s per report), documented in docs/analysis.md. */
 /** The catalogue's default LLM file (src/models/catalogue.ts DEFAULT_LLM_MODEL): what `models pull` fetches is what loads. */
 export const DEFAULT_EMBEDDED_MODEL = defaultLlmEntry().file;
 export const DEFAULT_REMOTE_MODEL = { ollama: "llama3:8b-instruct-q4_K_M", openai: "meta-llama/Meta-Llama-3-8B-Instruct" } as const;
@@ -26,12 +25,14 @@ export type StructuredResult = { raw: BaseMessage; parsed: unknown | null };
 
 export interface LlmBackend {
   readonly provider: "embedded" | "ollama" | "openai";
-  /** e.g. "embedded:qwen2.5-0.5b-instruct-q8_0.gguf" */
+  /** e.g. "embedded:qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" */
   readonly name: string;
   chatModel(): Promise<BaseChatModel>;
   structured(schema: z.ZodType): Promise<Runnable<BaseLanguageModelInput, StructuredResult>>;
   /** Inference threads this backend may use now (embedded only; remote servers ignore it). */
   setThreadBudget(threads: number): void;
+  /** Embedded only: evaluate the prompt prefix every report shares once, now (remote: no-op). */
+  prime(prefix: BaseMessage[], signal?: AbortSignal): Promise<{ sequences: number; tokens: number }>;
   close(): Promise<void>;
 }
 
@@ -75,11 +76,17 @@ function remoteBackend(provider: "ollama" | "openai", config: Config): LlmBacken
         StructuredResult
       >,
     setThreadBudget: () => undefined,
+    prime: async () => ({ sequences: 0, tokens: 0 }),
     close: async () => undefined,
   };
 }
 
-function embeddedBackend(config: Config, logger: Logger): LlmBackend {
+export interface BackendOptions {
+  /** Embedded: keep the evaluated prompt prefix between reports (default true; false for the "before" figures). */
+  reusePrefix?: boolean;
+}
+
+function embeddedBackend(config: Config, logger: Logger, options: BackendOptions): LlmBackend {
   const l = config.llm;
   const modelPath = resolveModelPath(config);
   const wanted = l.threads || availableParallelism();
@@ -91,7 +98,7 @@ function embeddedBackend(config: Config, logger: Logger): LlmBackend {
   const load = async (): Promise<ChatNodeLlamaCpp> => {
     if (model) return model;
     if (!existsSync(modelPath)) throw new LlmUnavailableError(`embedded LLM model file not found: ${modelPath} (set PARLANCE_LLM_MODEL to a GGUF file or a name in the models dir)`);
-    loading ??= EmbeddedRuntime.load({ modelPath, threads: wanted, contextSize: l.contextSize, sequences: Math.max(1, config.analysis.concurrency) });
+    loading ??= EmbeddedRuntime.load({ modelPath, threads: wanted, contextSize: l.contextSize, sequences: Math.max(1, config.analysis.concurrency), reusePrefix: options.reusePrefix ?? true });
     try {
       const rt = await loading;
       rt.setMaxThreads(Math.min(wanted, budget));
@@ -112,6 +119,7 @@ function embeddedBackend(config: Config, logger: Logger): LlmBackend {
       budget = Math.max(1, Math.floor(threads));
       model?.runtime.setMaxThreads(Math.min(wanted, budget));
     },
+    prime: async (prefix, signal) => (await load()).prime(prefix, signal),
     close: async () => {
       const rt = model?.runtime ?? (loading ? await loading.catch(() => undefined) : undefined);
       model = undefined;
@@ -121,9 +129,9 @@ function embeddedBackend(config: Config, logger: Logger): LlmBackend {
   };
 }
 
-export function createLlmBackend(config: Config, logger: Logger): LlmBackend {
+export function createLlmBackend(config: Config, logger: Logger, options: BackendOptions = {}): LlmBackend {
   const p = config.llm.provider;
-  if (p === "embedded") return embeddedBackend(config, logger);
+  if (p === "embedded") return embeddedBackend(config, logger, options);
   if (p === "ollama" || p === "openai") return remoteBackend(p, config);
   throw new Error(`llm provider "${p}" is not an analysis backend (the "fake" provider is for other modules' tests)`);
 }

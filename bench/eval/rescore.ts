@@ -1,0 +1,83 @@
+// Re-scores recorded eval:feedback runs (--out JSONL: the model's raw errors per report) under
+// other gate settings, without running the model again: how the gates were tuned. The figures
+// it prints for a gate the recorded run also had are the recorded run's figures.
+// Usage: node bin/run-ts.js bench/eval/rescore.ts --runs a.jsonl[,b.jsonl] [--data ../shared/eval/jfleg-dev.jsonl]
+//          [--max-changed 3] [--max-span 6]
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+import { ALL_GATES, GATES, postCheckErrors, type Gate } from "../../src/analysis/postcheck.js";
+import { disfluencies } from "../../src/analysis/metrics.js";
+import { joinWords } from "../../src/analysis/text.js";
+import { edits, f05, toks } from "../../src/analysis/eval-score.js";
+import type { LlmError } from "../../src/analysis/llm-schema.js";
+import type { Word } from "../../src/protocol/messages.js";
+import type { LanguageError } from "../../src/protocol/report.js";
+
+const opts = new Command()
+  .option("--runs <files>", "comma list of eval:feedback --out files")
+  .option("--data <file>", "the JFLEG JSONL the runs used", "../shared/eval/jfleg-dev.jsonl")
+  .parse()
+  .opts<{ runs: string; data: string }>();
+
+const refs = new Map<string, { source: string; references: string[] }>();
+for (const line of readFileSync(opts.data, "utf8").split("\n")) if (line.trim()) {
+  const x = JSON.parse(line) as { id: string; source: string; references: string[] };
+  refs.set(x.id, x);
+}
+const PAUSED = new Set(["um", "uh", "er", "sorry"]);
+const words = (text: string): Word[] => {
+  let t = 0;
+  return text.trim().split(/\s+/).map((w) => {
+    const start = t + (PAUSED.has(w) ? 0.5 : 0.1);
+    t = start + 0.3;
+    return { word: w, start, end: t, confidence: 1 };
+  });
+};
+function shown(text: string, raw: LlmError[], gates: ReadonlySet<Gate>): LanguageError[] {
+  const ws = words(text);
+  return postCheckErrors(raw, { words: ws, transcript: joinWords(ws), uncertain: ws.map(() => false), disfluent: disfluencies(ws).indices, gates }).errors.filter((e) => e.type !== "recognition_uncertain");
+}
+function corrected(text: string, errors: LanguageError[]): string {
+  let out = joinWords(words(text)).text;
+  for (const e of [...errors].sort((a, b) => b.start - a.start)) out = out.slice(0, e.start) + e.correction + out.slice(e.end);
+  return out;
+}
+
+const variants: { label: string; gates: Set<Gate> }[] = [
+  ...GATES.map((_, k) => ({ label: k === 0 ? "span only (before gates)" : `+ ${GATES[k]}`, gates: new Set(GATES.slice(0, k + 1)) })),
+  ...GATES.filter((g) => g !== "span").map((g) => ({ label: `all but ${g}`, gates: new Set([...ALL_GATES].filter((x) => x !== g)) })),
+];
+for (const file of opts.runs.split(",")) {
+  const rows = readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { kind: string; id: string; text?: string; raw: LlmError[] | null });
+  console.log(`\n${file}: ${rows.filter((r) => r.kind === "gec").length} sentences, ${rows.filter((r) => r.kind === "false_flag").length} corrected, ${rows.filter((r) => r.kind === "spoken").length} spoken`);
+  console.log("| gates | TP | FP | FN | P | R | F0.5 | false-flag rate | spoken flagged |\n|---|---|---|---|---|---|---|---|---|");
+  for (const v of variants) {
+    let tp = 0, fp = 0, fn = 0, ff = 0, nff = 0, sp = 0, nsp = 0;
+    for (const r of rows) {
+      if (!r.raw) continue;
+      if (r.kind === "gec") {
+        const item = refs.get(r.id)!;
+        const src = toks(item.source);
+        const hyp = edits(src, toks(corrected(item.source, shown(item.source, r.raw, v.gates))));
+        let best = { tp: 0, fp: hyp.size, fn: 0, f: -1 };
+        for (const ref of item.references) {
+          const gold = edits(src, toks(ref));
+          const t = [...hyp].filter((e) => gold.has(e)).length;
+          const c = { tp: t, fp: hyp.size - t, fn: gold.size - t, f: f05(t, hyp.size - t, gold.size - t) };
+          if (c.f > best.f || (c.f === best.f && c.fn < best.fn)) best = c;
+        }
+        tp += best.tp;
+        fp += best.fp;
+        fn += best.fn;
+      } else if (r.kind === "false_flag") {
+        nff++;
+        if (shown(r.text!, r.raw, v.gates).length) ff++;
+      } else if (r.kind === "spoken") {
+        nsp++;
+        if (shown(r.text!, r.raw, v.gates).length) sp++;
+      }
+    }
+    const f3 = (x: number) => x.toFixed(3);
+    console.log(`| ${v.label} | ${tp} | ${fp} | ${fn} | ${f3(tp + fp ? tp / (tp + fp) : 1)} | ${f3(tp + fn ? tp / (tp + fn) : 1)} | ${f3(f05(tp, fp, fn))} | ${nff ? f3(ff / nff) : "-"} | ${nsp ? f3(sp / nsp) : "-"} |`);
+  }
+}

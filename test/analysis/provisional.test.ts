@@ -1,0 +1,67 @@
+// The progressive report at the analyzer seam: the deterministic parts go out before the LLM is
+// asked (a stand-in backend records when it is called: the LLM is outside the unit under test).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { AIMessage } from "@langchain/core/messages";
+import { RunnableLambda } from "@langchain/core/runnables";
+import { createAnalyzer } from "../../src/analysis/analyzer.js";
+import type { LlmBackend } from "../../src/analysis/models/factory.js";
+import { ConfigSchema } from "../../src/config/index.js";
+import { Report } from "../../src/protocol/report.js";
+import { silentLogger } from "../../src/util/log.js";
+
+function backend(answer: unknown, events: string[]): LlmBackend {
+  return {
+    provider: "ollama",
+    name: "stand-in",
+    chatModel: async () => {
+      throw new Error("not used");
+    },
+    structured: async () =>
+      RunnableLambda.from(async () => {
+        events.push("llm");
+        return { raw: new AIMessage(JSON.stringify(answer)), parsed: answer };
+      }) as never,
+    setThreadBudget: () => undefined,
+    prime: async () => ({ sequences: 0, tokens: 0 }),
+    close: async () => undefined,
+  };
+}
+const words = "yesterday I go to the park with my friends".split(" ").map((w, i) => ({ word: w, start: i * 0.4, end: i * 0.4 + 0.3, confidence: 0.9 }));
+const config = ConfigSchema.parse({ llm: { provider: "ollama" } });
+
+test("provisional report: transcript, fluency and vocabulary before the LLM runs; then the complete one", async () => {
+  const events: string[] = [];
+  const answer = { errors: [{ original: "I go", correction: "I went", type: "tense", severity: "moderate", explanation: "Past time: past simple." }], level: { cefr: "A2", reason: "Simple sentence." }, strength: "Clear time phrase." };
+  const analyzer = await createAnalyzer(config, { logger: silentLogger, backend: backend(answer, events) });
+  let provisional: Report | undefined;
+  const report = await analyzer.analyze({ sessionId: "p1", language: "en", words, onProvisional: (r) => (events.push("provisional"), (provisional = r)) });
+  assert.deepEqual(events, ["provisional", "llm"]);
+  assert.ok(provisional && Report.safeParse(provisional).success);
+  assert.equal(provisional.status, "pending");
+  assert.equal(provisional.llm_status, "pending");
+  assert.equal(provisional.transcript.text, report.transcript.text);
+  assert.deepEqual(provisional.fluency, report.fluency);
+  assert.deepEqual(provisional.errors, []);
+  assert.equal(report.status, "complete");
+  assert.deepEqual(report.errors.map((e) => [e.original, e.correction]), [["I go", "I went"]]);
+  // No lessons offered (no retriever): the recommendation cites nothing rather than an invention.
+  assert.ok(report.recommendations.every((r) => r.resources.length === 0));
+});
+
+test("provisional report: not sent when no LLM runs (unusable transcript), and a throwing listener does not stop the report", async () => {
+  const events: string[] = [];
+  const analyzer = await createAnalyzer(config, { logger: silentLogger, backend: backend({ errors: [], level: { cefr: "A1", reason: "" }, strength: "" }, events) });
+  await analyzer.analyze({ sessionId: "p2", language: "en", words: words.slice(0, 2), onProvisional: () => events.push("provisional") });
+  assert.deepEqual(events, []);
+  const r = await analyzer.analyze({
+    sessionId: "p3",
+    language: "en",
+    words,
+    onProvisional: () => {
+      throw new Error("listener bug");
+    },
+  });
+  assert.equal(r.status, "complete");
+  assert.deepEqual(events, ["llm"]);
+});
