@@ -46,11 +46,22 @@ const llm: CatalogueEntry[] = [
   },
   {
     kind: "llm",
+    name: "qwen2.5-coder-0.5b-instruct-q4_k_m",
+    file: "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    url: "https://huggingface.co/Qwen/Qwen2.5-Coder-0.5B-Instruct-GGUF/resolve/main/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    // Identified from GGUF metadata and the sha256 other public projects pin for this file
+    // (docs/bench-analysis.md); the same file scripts/fetch-real-models.sh assembles.
+    sha256: "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    sizeMB: 469,
+    description: "Qwen2.5-Coder 0.5B Instruct, Q4_K_M (official Qwen GGUF; the measured default: docs/bench-analysis.md)",
+  },
+  {
+    kind: "llm",
     name: "qwen2.5-coder-1.5b-instruct-q4_k_m",
     file: "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
     url: "https://huggingface.co/Qwen/Qwen2.5-Coder-1.5B-Instruct-GGUF/resolve/main/qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-    // No published sha256 could be confirmed for this file yet: pulls are refused unless a mirror
-    // manifest is explicitly trusted (models.trustMirrorChecksums). Fill in when confirmed.
+    // Same identification as the 0.5B entry (docs/bench-analysis.md).
+    sha256: "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
     sizeMB: 1066,
     description: "Qwen2.5-Coder 1.5B Instruct, Q4_K_M (official Qwen GGUF)",
   },
@@ -69,7 +80,7 @@ const llm: CatalogueEntry[] = [
  * The embedded LLM that `npm start` and `parlance models pull` fetch and the server loads when
  * PARLANCE_LLM_MODEL is unset. One constant: the analysis owners change it from measurements.
  */
-export const DEFAULT_LLM_MODEL = "qwen2.5-0.5b-instruct-q4_k_m";
+export const DEFAULT_LLM_MODEL = "qwen2.5-coder-0.5b-instruct-q4_k_m";
 export const DEFAULT_WHISPER_MODEL = "tiny.en";
 
 export function catalogue(): readonly CatalogueEntry[] {
