@@ -31,6 +31,7 @@ import type { LanguageError } from "../../src/protocol/report.js";
 import { edits, f05, toks } from "../../src/analysis/eval-score.js";
 import { SqliteRepository } from "../../src/store/sqlite/repository.js";
 import { createCurriculumRetriever, importCurriculum, DEFAULT_CURRICULUM_DIR } from "../../src/curriculum/index.js";
+import { rng } from "./rng.js";
 
 const opts = new Command()
   .option("--data <file>", "JSONL with {id, source, references[]}", "../shared/eval/jfleg-dev.jsonl")
@@ -55,17 +56,6 @@ if (!(PROMPT_VERSIONS as readonly string[]).includes(opts.prompt)) throw new Err
 const Item = z.object({ id: z.string(), source: z.string(), references: z.array(z.string()).min(1) });
 type Item = z.infer<typeof Item>;
 
-/** mulberry32: a small seeded generator, so a sample is the same on every machine. */
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 function sample<T>(xs: readonly T[], n: number, rand: () => number): T[] {
   const a = [...xs];
   for (let i = a.length - 1; i > 0; i--) {

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { readWav } from "../../src/audio/wav.js";
+import { rng } from "./rng.js";
 
 export const RATE = 16000;
 
@@ -30,18 +31,6 @@ function mono16k(path: string): Float32Array {
   const w = readWav(path);
   if (w.sampleRate !== RATE || w.channels !== 1) throw new Error(`${path}: expected 16 kHz mono, got ${w.sampleRate} Hz x ${w.channels}`);
   return w.samples;
-}
-
-/** Deterministic PRNG (mulberry32): the joined streams' pauses are the same on every run. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function loadSpeechocean(audioDir: string, opts: { speakers?: number } = {}): { utterances: EvalItem[]; long: EvalItem[] } {
