@@ -99,7 +99,9 @@ function setLag(ms: number) {
 async function startCapture(): Promise<Capture> {
   if (!window.isSecureContext) throw new Error("The microphone needs a secure page: open this page over https:// (or on localhost).");
   if (!navigator.mediaDevices?.getUserMedia) throw new Error("This browser cannot capture audio.");
-  const stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true } });
+  // No noise suppression or automatic gain: both reshape speech for human ears and cost Whisper words
+  // (measured: jfk.wav through the page went from 2 word errors to 0, test/e2e/browser-real.test.ts).
+  const stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true, noiseSuppression: false, autoGainControl: false } });
   // Ask for 16 kHz so the browser resamples natively; the worklet resamples itself if refused.
   let ctx: AudioContext;
   try {

@@ -59,6 +59,16 @@ function occurrences(words: readonly string[], tokens: readonly string[]): numbe
   return out;
 }
 
+/** The correction is the span plus the words that already follow it (or precede it) in the transcript. */
+function repeatsContext(orig: readonly string[], corr: readonly string[], words: readonly string[], from: number, to: number): boolean {
+  if (corr.length <= orig.length) return false;
+  const k = corr.length - orig.length;
+  const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && a.every((x, i) => x === b[i]);
+  const after = same(corr.slice(0, orig.length), orig) && same(corr.slice(orig.length), words.slice(to, to + k));
+  const before = same(corr.slice(k), orig) && same(corr.slice(0, k), words.slice(Math.max(0, from - k), from)) && from >= k;
+  return after || before;
+}
+
 export function postCheckErrors(llmErrors: readonly LlmError[], ctx: PostCheckContext): PostCheckResult {
   const gates = ctx.gates ?? ALL_GATES;
   const on = (g: Gate) => gates.has(g);
@@ -89,6 +99,13 @@ export function postCheckErrors(llmErrors: readonly LlmError[], ctx: PostCheckCo
     const corrToks = normToks(e.correction);
     if (on("differs") && e.correction.trim() === e.original.trim()) {
       drop("differs", "correction changes nothing");
+      continue;
+    }
+    // "My brother" -> "My brother lives" where the transcript goes on "lives ...": the correction
+    // only repeats the words around the span, so in context it changes nothing (seen with the
+    // real 0.5B model on a correct sentence).
+    if (on("differs") && repeatsContext(origToks, corrToks, wordNorms, ws, ws + origToks.length)) {
+      drop("differs", "correction only repeats the words next to the span");
       continue;
     }
     if (on("surface_only") && corrToks.join(" ") === origToks.join(" ")) {

@@ -95,3 +95,12 @@ test("gates: an edit that drops one disfluent word and keeps another is still on
   assert.deepEqual(r.dropped.map((d) => d.gate), ["disfluency"]);
   assert.deepEqual(r.errors.map((e) => e.correction), ["we had"]);
 });
+
+test("gates: a correction that only repeats the words next to the span changes nothing in context", () => {
+  const c = ctx("My brother lives in a small town near the sea.");
+  const r = postCheckErrors([err("My brother", "My brother lives"), err("near the sea.", "town near the sea"), err("lives", "lived")], c);
+  assert.deepEqual(r.errors.map((e) => [e.original, e.correction]), [["lives", "lived"]]);
+  assert.deepEqual(r.dropped.map((d) => d.gate), ["differs", "differs"]);
+  // A real insertion is kept: "I go store" -> "I go to the store" adds words the transcript lacks.
+  assert.equal(postCheckErrors([err("go store", "go to the store")], ctx("Yesterday I go store.")).errors.length, 1);
+});

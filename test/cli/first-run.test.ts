@@ -27,6 +27,7 @@ import { https } from "../faults/_util.js";
 import { loadConfig } from "../../src/config/index.js";
 import { ensureFirstRunModels } from "../../src/models/first-run.js";
 import { DEFAULT_EMBEDDED_MODEL } from "../../src/analysis/models/factory.js";
+import { DEFAULT_LLM_MODEL } from "../../src/models/catalogue.js";
 import { Writable } from "node:stream";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -143,7 +144,7 @@ test("no TTY, no --pull: prints the exact command, serves the page, refuses sess
   const out = p.output();
   assert.match(out, /parlance is not set up yet/);
   assert.match(out, /speech recognition \(Whisper\): tiny\.en, ggml-tiny\.en\.bin, ~75 MB, from https:\/\/huggingface\.co\/ggerganov\/whisper\.cpp\/resolve\/main\/ggml-tiny\.en\.bin/);
-  assert.match(out, new RegExp(`To download: npx parlance models pull tiny\\.en qwen2\\.5-0\\.5b-instruct-q4_k_m +\\(or: npm start -- --pull\\)`));
+  assert.match(out, new RegExp(`To download: npx parlance models pull tiny\\.en ${DEFAULT_LLM_MODEL.replace(/\./g, "\\.")} +\\(or: npm start -- --pull\\)`));
   assert.match(out, /Speech recognition is not set up: the practice page will say so/);
   const ca = readFileSync(join(dataDir, "tls/dev-cert.pem"), "utf8");
   assert.equal((await https(url, ca, "GET", "/")).status, 200);

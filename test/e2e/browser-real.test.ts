@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { AUDIO_DIR, realWhisper } from "../helpers/models.js";
 import { startPipeline } from "../helpers/pipeline.js";
+import { hsToken } from "../helpers/tokens.js";
 import { errors, wordErrors } from "../../bench/eval/wer.js";
 // @ts-expect-error - plain ESM build script without type declarations
 import { buildWeb } from "../../scripts/build-web.mjs";
@@ -21,7 +22,6 @@ test(`practice page + real tiny.en (${real.verification}): the JFK sentence live
   const { app } = await startPipeline({
     PARLANCE_STT_MODEL: real.path,
     PARLANCE_STT_LOGPROB_THRESHOLD: "-1",
-    PARLANCE_STT_VERBATIM_PROMPT: process.env.PARLANCE_STT_VERBATIM_PROMPT ?? "",
   });
   const browser = await chromium.launch({
     executablePath: process.env.PARLANCE_CHROMIUM ?? "/usr/bin/chromium",
@@ -41,8 +41,12 @@ test(`practice page + real tiny.en (${real.verification}): the JFK sentence live
   const page = await ctx.newPage();
   await page.goto(`${app.gateway.url}/`);
   await page.waitForSelector("body[data-page-ready=true]");
+  // The in-process app has no CLI dev-token endpoint (cli/serve.ts adds it): the learner's token is typed in.
+  await page.fill("#token", await hsToken({ sub: "browser-real-learner" }));
   await page.click("#start");
-  await page.waitForSelector("#status[data-state=streaming]", { timeout: 20_000 });
+  await page.waitForSelector("#status[data-state=streaming]", { timeout: 30_000 }).catch(async (e) => {
+    throw new Error(`${(e as Error).message}; status ${await page.getAttribute("#status", "data-state")}, message: ${await page.textContent("#message")}`);
+  });
   const sessionId = await page.getAttribute("#status", "data-session");
   assert.ok(sessionId, "ready rendered with a session id");
   // The fake microphone loops the 11 s file; the sentence's last words are committed at the pause
