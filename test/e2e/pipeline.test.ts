@@ -43,9 +43,8 @@ test("stream jfk.wav in real time -> partials ~1/s, finals, utterance_end, end -
   await c.next("analysis_started", 10_000);
   // When an LLM runs, the parts that need none come first (status pending), then the complete
   // report on the same job; an unusable transcript (random weights may give one) goes straight to it.
-  let reportMsg = await c.next("report", 180_000);
-  const firstJob = reportMsg.job_id;
-  while ((reportMsg.report as { status: string }).status === "pending") reportMsg = await c.next("report", 180_000);
+  const firstJob = (await c.next("report", 180_000)).job_id;
+  const reportMsg = await c.next("report", 180_000, (m) => (m.report as { status: string }).status !== "pending");
   assert.equal(reportMsg.job_id, firstJob);
   const closed = await c.closed;
   assert.equal(closed.code, 1000);

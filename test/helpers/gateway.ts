@@ -46,8 +46,8 @@ export interface Recorded {
   ws: WebSocket;
   messages: Record<string, unknown>[];
   closed: Promise<{ code: number; reason: string }>;
-  /** Resolves with the first message of this type (or rejects when the socket closes first). */
-  next(type: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+  /** Resolves with the first message of this type (matching `where`, if given), or rejects when the socket closes first. */
+  next(type: string, timeoutMs?: number, where?: (m: Record<string, unknown>) => boolean): Promise<Record<string, unknown>>;
 }
 
 export function connect(url: string, ca: string, opts: WebSocket.ClientOptions = {}): Promise<Recorded> {
@@ -68,11 +68,11 @@ export function connect(url: string, ca: string, opts: WebSocket.ClientOptions =
       waiters.splice(0).forEach((w) => w());
     });
     ws.on("error", () => {});
-    const next = (type: string, timeoutMs = 10_000) =>
+    const next = (type: string, timeoutMs = 10_000, where?: (m: Record<string, unknown>) => boolean) =>
       new Promise<Record<string, unknown>>((res, rej) => {
         const timer = setTimeout(() => rej(new Error(`timed out waiting for ${type}; got ${JSON.stringify(messages.map((m) => m.type))}`)), timeoutMs);
         const check = () => {
-          const m = messages.find((x) => x.type === type);
+          const m = messages.find((x) => x.type === type && (!where || where(x)));
           if (m) {
             clearTimeout(timer);
             return res(m);
