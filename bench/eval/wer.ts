@@ -148,8 +148,12 @@ export function repeatedNgrams(hyp: string[], ref: string[]): { loops: number; d
       if (reps < 2) continue;
       const phrase = hyp.slice(i, i + n * Math.min(reps, 3)).join(" ");
       if (refText.includes(` ${phrase} `)) continue;
+      if (reps < 3 && n < 3) continue;
       if (reps >= 3) loops++;
-      else if (n >= 3) doubled++;
+      else doubled++;
+      // One repetition counts once, not once per word it starts on.
+      i += reps * n - 1;
+      break;
     }
   }
   return { loops, doubled };
