@@ -3,7 +3,6 @@
 // and a raw TLS WebSocket client that writes hand-made frames.
 import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { Agent, request } from "node:https";
 import { connect as tlsConnect, type TLSSocket } from "node:tls";
 import { randomBytes } from "node:crypto";
 import { after } from "node:test";
@@ -12,6 +11,7 @@ import { join } from "node:path";
 import { spawnServer, type ServerProcess } from "../helpers/process.js";
 import { pipelineEnv } from "../helpers/pipeline.js";
 import { tempDir } from "../helpers/gateway.js";
+import { send } from "../helpers/request.js";
 
 export type LlmMode = "down" | "hang" | "answer";
 
@@ -117,24 +117,7 @@ export const FEEDBACK = JSON.stringify({
 });
 
 export function https(base: string, ca: string, method: string, path: string, token?: string): Promise<{ status: number; body: any; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(`${base}${path}`, { method, agent: new Agent({ ca }), headers: token ? { authorization: `Bearer ${token}` } : {} }, (res) => {
-      let text = "";
-      res.on("data", (d) => (text += d));
-      res.on("end", () => {
-        let body: unknown = null;
-        try {
-          body = text ? JSON.parse(text) : null;
-        } catch {
-          body = null;
-        }
-        resolve({ status: res.statusCode!, body, text });
-      });
-    });
-    req.setTimeout(10_000, () => req.destroy(new Error(`${method} ${path} timed out`)));
-    req.on("error", reject);
-    req.end();
-  });
+  return send(`${base}${path}`, { method, ca, headers: token ? { authorization: `Bearer ${token}` } : {} });
 }
 
 /** Value of one Prometheus sample (labels as written in the exposition, e.g. `code="4429"`). */
