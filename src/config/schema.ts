@@ -93,6 +93,8 @@ export const ConfigSchema = z.object({
       /** Set = /metrics is served on its own plain-HTTP listener at host:port, not on the main port. */
       port: z.coerce.number().int().min(0).max(65535).optional(),
       host: z.string().default("127.0.0.1"),
+      /** `parlance worker`'s /metrics listener, at host:workerPort (same token rule as `port`); 0 = any free port. */
+      workerPort: z.coerce.number().int().min(0).max(65535).default(9465),
     })
     .prefault({}),
 
