@@ -104,6 +104,7 @@ export class Metrics implements MetricsSink {
     "Time an analysis job waited from enqueue (or its retry time) until a runner took it",
     [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],
   );
+  readonly refusedReportMessages = this.counter("parlance_report_messages_refused_total", "Messages on the Redis report channel that were not report messages");
   readonly analysisSeconds = this.histogram("parlance_analysis_seconds", "Analysis duration", [0.5, 1, 2, 5, 10, 20, 40, 80, 160]);
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -205,6 +206,8 @@ export class Metrics implements MetricsSink {
         return this.analysisRetries.inc();
       case "job.queue_depth":
         return this.queueDepth.set(e.pending);
+      case "job.report_message_refused":
+        return this.refusedReportMessages.inc();
       case "error.handler":
         return this.handlerErrors.inc({ where: e.where });
       case "error.background":
