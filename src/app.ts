@@ -9,7 +9,7 @@ import { devSecret, mintDevToken } from "./auth/dev.js";
 import { ensureDevCertificate, fingerprint } from "./transport/tls.js";
 import { startGateway, type Gateway } from "./transport/server.js";
 import { Metrics, startMetricsListener } from "./transport/metrics.js";
-import { createRepository, startAudioRetention } from "./store/index.js";
+import { createRepository } from "./store/index.js";
 import type { Repository } from "./store/types.js";
 import { importConfiguredCurriculum } from "./curriculum/startup.js";
 import { createCurriculumRetriever } from "./curriculum/retriever.js";
@@ -93,10 +93,6 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const store = await createRepository(config, log);
     onClose("store", () => store.close());
     await importConfiguredCurriculum(store, config, log); // logs its own summary
-    if (config.store.keepAudio) {
-      const retention = startAudioRetention(store, config, log);
-      onClose("audio retention", async () => retention.stop());
-    }
 
     let stt: SttService | null = null;
     let sttUnavailable: string | null = null;

@@ -231,10 +231,8 @@ export const ConfigSchema = z.object({
   store: z
     .object({
       databaseUrl: optionalString, // postgres://... ; absent = SQLite in the data dir
-      keepAudio: bool.default(false),
-      audioRetentionDays: z.coerce.number().int().positive().default(30),
     })
-    .default({ keepAudio: false, audioRetentionDays: 30 }),
+    .prefault({}),
 
   queue: z
     .object({

@@ -12,7 +12,6 @@ export type * from "./types.js";
 export { StoreError, NotFoundError, InvalidRecordError, CorruptRecordError } from "./errors.js";
 export { SqliteRepository } from "./sqlite/repository.js";
 export { PostgresRepository } from "./postgres/repository.js";
-export { startAudioRetention, type RetentionHandle } from "./retention.js";
 
 export const SQLITE_FILE = "parlance.db";
 

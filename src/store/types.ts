@@ -113,10 +113,6 @@ export interface Repository {
   getReport(sessionId: string): Promise<{ jobId: string; report: Report } | null>;
   listReports(sessionId: string): Promise<{ jobId: string; report: Report }[]>;
 
-  /** Raw audio, only when store.keepAudio is on. */
-  appendAudio(sessionId: string, seq: number, pcm16k: Buffer): Promise<void>;
-  getAudio(sessionId: string): Promise<Buffer | null>;
-  purgeAudio(olderThan: Date): Promise<number>;
 
   upsertLesson(l: Omit<LessonRecord, "updatedAt">): Promise<"inserted" | "updated" | "unchanged">;
   getLesson(id: string): Promise<LessonRecord | null>;

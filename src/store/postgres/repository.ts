@@ -341,29 +341,6 @@ export class PostgresRepository implements Repository {
     return (await this.q("SELECT job_id, report FROM reports WHERE session_id = $1 ORDER BY seq", [sessionId])).rows.map((r) => storedReport(r.job_id as string, r.report));
   }
 
-  async appendAudio(sessionId: string, seq: number, pcm16k: Buffer): Promise<void> {
-    if (!Number.isInteger(seq) || seq < 0) throw new StoreError(`audio seq must be a non-negative integer, got ${seq}`);
-    try {
-      await this.q("INSERT INTO audio_chunks (session_id, seq, pcm, created_at) VALUES ($1, $2, $3, clock_timestamp()) ON CONFLICT DO NOTHING", [
-        sessionId,
-        seq,
-        pcm16k,
-      ]);
-    } catch (e) {
-      if (isFkViolation(e)) throw new NotFoundError("session", sessionId);
-      throw e;
-    }
-  }
-
-  async getAudio(sessionId: string): Promise<Buffer | null> {
-    const rows = (await this.q("SELECT pcm FROM audio_chunks WHERE session_id = $1 ORDER BY seq", [sessionId])).rows;
-    return rows.length === 0 ? null : Buffer.concat(rows.map((r) => r.pcm as Buffer));
-  }
-
-  async purgeAudio(olderThan: Date): Promise<number> {
-    return (await this.q("DELETE FROM audio_chunks WHERE created_at < $1", [olderThan.toISOString()])).rowCount ?? 0;
-  }
-
   async upsertLesson(l: Omit<LessonRecord, "updatedAt">): Promise<"inserted" | "updated" | "unchanged"> {
     const v = check(NewLesson, l, "lesson");
     // xmax = 0 tells a fresh insert from an update; the WHERE skips rows whose hash is unchanged.

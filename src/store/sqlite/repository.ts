@@ -368,27 +368,6 @@ export class SqliteRepository implements Repository {
     return rows.map((r) => storedReport(r.job_id as string, r.report));
   }
 
-  async appendAudio(sessionId: string, seq: number, pcm16k: Buffer): Promise<void> {
-    if (!Number.isInteger(seq) || seq < 0) throw new StoreError(`audio seq must be a non-negative integer, got ${seq}`);
-    try {
-      this.db
-        .prepare("INSERT INTO audio_chunks (session_id, seq, pcm, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
-        .run(sessionId, seq, pcm16k, nowIso());
-    } catch (e) {
-      if ((e as { code?: string }).code === "SQLITE_CONSTRAINT_FOREIGNKEY") throw new NotFoundError("session", sessionId);
-      throw e;
-    }
-  }
-
-  async getAudio(sessionId: string): Promise<Buffer | null> {
-    const rows = this.db.prepare("SELECT pcm FROM audio_chunks WHERE session_id = ? ORDER BY seq").all(sessionId) as Row[];
-    return rows.length === 0 ? null : Buffer.concat(rows.map((r) => r.pcm as Buffer));
-  }
-
-  async purgeAudio(olderThan: Date): Promise<number> {
-    return this.db.prepare("DELETE FROM audio_chunks WHERE created_at < ?").run(olderThan.toISOString()).changes;
-  }
-
   async upsertLesson(l: Omit<LessonRecord, "updatedAt">): Promise<"inserted" | "updated" | "unchanged"> {
     const v = check(NewLesson, l, "lesson");
     const tx = this.db.transaction((): "inserted" | "updated" | "unchanged" => {
