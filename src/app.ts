@@ -17,6 +17,7 @@ import { createSttService } from "./stt/service.js";
 import { createAudioIngest } from "./audio/index.js";
 import type { SttService } from "./stt/types.js";
 import { createAnalyzer } from "./analysis/analyzer.js";
+import { llmProvider } from "./analysis/models/factory.js";
 import { deterministicReport } from "./analysis/analyzer.js";
 import type { Analyzer } from "./analysis/types.js";
 import { LocalAnalysisQueue } from "./jobs/local.js";
@@ -39,7 +40,7 @@ export interface App {
   close(graceMs?: number): Promise<void>;
 }
 
-/** provider "fake": reports with the deterministic parts only (no LLM), for tests and LLM-less setups. */
+/** A provider that writes no feedback ("fake"): reports with the deterministic parts only, for tests and LLM-less setups. */
 function deterministicAnalyzer(config: Config): Analyzer {
   return {
     modelName: "none",
@@ -49,7 +50,7 @@ function deterministicAnalyzer(config: Config): Analyzer {
 }
 
 export async function buildAnalyzer(config: Config, store: Repository, log: Logger, metrics?: MetricsSink): Promise<Analyzer> {
-  if (config.llm.provider === "fake") return deterministicAnalyzer(config);
+  if (!llmProvider(config.llm.provider).capabilities.writesFeedback) return deterministicAnalyzer(config);
   const retriever = createCurriculumRetriever(store);
   const analyzer = await createAnalyzer(config, { logger: log, retriever });
   // In the background: the prompt prefix is evaluated once per process, before the first report.
