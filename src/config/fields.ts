@@ -117,3 +117,23 @@ export const FIELDS: readonly Field[] = (() => {
 })();
 
 export const fieldByKey = new Map(FIELDS.map((f) => [f.key, f]));
+
+/**
+ * Settings that existed and are gone. Setting one stops start-up with `why` (ConfigError) rather
+ * than a warning: each was accepted while doing nothing, so an operator who set it believes in an
+ * effect they do not have, and a log line is easy to miss; the fix is deleting one line.
+ * docs/configuration.md ("Removed settings") has one line per entry.
+ */
+export interface RemovedSetting {
+  key: string;
+  env: string;
+  why: string;
+}
+
+export const REMOVED_SETTINGS: readonly RemovedSetting[] = [
+  {
+    key: "stt.vadModel",
+    env: "PARLANCE_STT_VAD_MODEL",
+    why: "removed: it was never read; voice activity is detected by the built-in energy VAD (docs/stt-engine.md), there is no Silero model to choose",
+  },
+];

@@ -5,7 +5,7 @@ import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ConfigSchema, type Config } from "./schema.js";
 import type { z } from "zod";
-import { FIELDS, fieldByKey, describeRange } from "./fields.js";
+import { FIELDS, REMOVED_SETTINGS, fieldByKey, describeRange } from "./fields.js";
 import { ConfigError, type ConfigIssue } from "./errors.js";
 
 export { ConfigError, type ConfigIssue };
@@ -75,6 +75,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     if (v !== undefined) setPath(fromFlags, f.path, v);
   }
   tree = mergeDeep(mergeDeep(tree, fromEnv), fromFlags);
+  refuseRemoved(tree, env);
 
   const parsed = ConfigSchema.safeParse(tree);
   if (!parsed.success) {
@@ -83,6 +84,16 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`, issues);
   }
   return parsed.data;
+}
+
+/** A removed setting set anywhere (file, env) is refused by name: unknown keys are otherwise dropped. */
+function refuseRemoved(tree: Tree, env: NodeJS.ProcessEnv): void {
+  const issues: ConfigIssue[] = [];
+  for (const r of REMOVED_SETTINGS) {
+    const inFile = r.key.split(".").reduce<unknown>((node, k) => (node && typeof node === "object" ? (node as Tree)[k] : undefined), tree) !== undefined;
+    if (inFile || (env[r.env] !== undefined && env[r.env] !== "")) issues.push({ key: r.key, env: r.env, message: r.why });
+  }
+  if (issues.length) throw new ConfigError(`invalid configuration:\n${issues.map((i) => `  ${i.key} (${i.env}): ${i.message}`).join("\n")}`, issues);
 }
 
 function toIssue(i: z.core.$ZodIssue): ConfigIssue {

@@ -165,7 +165,6 @@ export const ConfigSchema = z.object({
       firstUpdateMs: ms(500, 100),
       maxWindowMs: ms(15000, 2000),
       utteranceEndMs: ms(1200, 100),
-      vadModel: optionalString, // silero ggml file (name in models dir or path)
       maxStreams: z.coerce.number().int().min(0).default(0), // 0 = measure capacity at start
       audioCtx: z.enum(["trim", "full"]).default("trim"),
       /** Trimmed encoder: silence appended after each window, inside the encoder (docs/bench-stt-accuracy.md). */
