@@ -70,6 +70,12 @@ export const ConfigSchema = z.object({
       introspectionCacheMaxEntries: z.coerce.number().int().positive().default(10000),
       /** An introspection response larger than this is aborted (a real one is well under 4 KB). */
       introspectionMaxBytes: z.coerce.number().int().positive().default(64 * 1024),
+      /** An introspection POST not answered by then fails closed (the token is refused). */
+      introspectionTimeoutMs: ms(5000, 1),
+      /** Longest `sub` accepted (characters); a longer one is refused. At most 500, what the store accepts. */
+      maxSubjectChars: z.coerce.number().int().min(1).max(500).default(256),
+      /** Longest `level`/`locale` claim kept (characters); a longer one is ignored (it reaches the LLM prompt). */
+      maxClaimChars: z.coerce.number().int().min(1).max(1024).default(64),
     })
     .prefault({}),
 
