@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import type { Config } from "../config/index.js";
 import { AuthError } from "./errors.js";
 import { shortClaim, usableSubject } from "./claims.js";
-import { fetchCappedText } from "./capped-fetch.js";
+import { fetchCappedText } from "../util/capped-fetch.js";
 import type { Claims } from "./verifier.js";
 import type { Logger } from "../util/log.js";
 

@@ -151,8 +151,14 @@ export const ConfigSchema = z.object({
       trustMirrorChecksums: bool.default(false),
       /** Dev mode: download missing default models at start without asking (PARLANCE_AUTO_PULL, `serve --pull`). */
       autoPull: bool.default(false),
-      /** Resume attempts after a cut connection, per file and command. */
+      /** Resume attempts after a cut or stalled connection, per file and command. */
       downloadRetries: z.coerce.number().int().min(0).default(3),
+      /** Wait before the first resume; doubles for each further one. */
+      downloadRetryBaseMs: ms(250),
+      /** A download that receives no bytes for this long is cut and resumed (counts as a retry). */
+      downloadStallMs: ms(30000, 1),
+      /** A mirror's SHA256SUMS larger than this is not read (it lists a few files: a few KB). */
+      checksumListMaxBytes: z.coerce.number().int().positive().default(1024 * 1024),
     })
     .prefault({}),
 
