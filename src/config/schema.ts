@@ -252,6 +252,12 @@ export const ConfigSchema = z.object({
       embeddings: z.enum(["none", "embedded", "openai"]).default("none"),
       embeddingModel: optionalString,
       embeddingUrl: z.url().optional(),
+      /** OpenAI-compatible embeddings: one request not answered by then fails (search falls back to BM25). */
+      embeddingTimeoutMs: ms(30000, 1),
+      /** OpenAI-compatible embeddings: texts per request (OpenAI takes at most 2048). */
+      embeddingBatchSize: z.coerce.number().int().min(1).max(2048).default(64),
+      /** OpenAI-compatible embeddings: a larger response is aborted (64 texts x 1536 floats is ~2 MB of JSON). */
+      embeddingMaxBytes: z.coerce.number().int().positive().default(32 * 1024 * 1024),
     })
     .prefault({}),
 });
