@@ -34,6 +34,8 @@ export const ConfigSchema = z.object({
   trustedProxies: addressList.default([]),
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   shutdownGraceMs: ms(15000),
+  /** Past shutdownGraceMs, how long closing may still take before the process exits 1 anyway. */
+  shutdownHardExitMs: ms(5000),
   /** Other origins allowed to connect from browsers; empty = any (tokens are the gate). */
   allowedOrigins: list.default([]),
 
