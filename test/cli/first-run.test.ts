@@ -18,9 +18,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { chromium } from "playwright-core";
 import { authed, tempDir } from "../helpers/gateway.js";
 import { AUDIO_DIR, SHARED_MODELS_DIR } from "../helpers/models.js";
+import { launchWithFakeMic } from "../helpers/chromium.js";
 import { startMirror } from "../helpers/mirror.js";
 import { hasRealModel, realModel } from "../helpers/real-models.js";
 import { https } from "../faults/_util.js";
@@ -31,7 +31,6 @@ import { DEFAULT_LLM_MODEL } from "../../src/models/catalogue.js";
 import { Writable } from "node:stream";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const CHROMIUM = process.env.PARLANCE_CHROMIUM ?? "/usr/bin/chromium";
 const sha256 = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
 
 /** A user's shell: none of the test suite's model or engine settings. */
@@ -107,11 +106,7 @@ test("npm start -- --pull: downloads and verifies both models from the mirror, a
   assert.doesNotMatch(out, /not set up: the practice page/, "nothing left missing");
   assert.deepEqual(mirror.requests.filter((r) => r.path !== "SHA256SUMS").map((r) => r.status), [200, 200]);
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", `--use-file-for-fake-audio-capture=${join(AUDIO_DIR, "jfk.wav")}`, "--autoplay-policy=no-user-gesture-required"],
-  });
+  const browser = await launchWithFakeMic(join(AUDIO_DIR, "jfk.wav"));
   try {
     const page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
     await page.goto(`${url}/`);

@@ -6,37 +6,21 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { AUDIO_DIR } from "../helpers/models.js";
+import { launchWithFakeMic } from "../helpers/chromium.js";
 import { hsToken } from "../helpers/tokens.js";
 import { startClientTestServer, type ClientTestServer } from "../client/_server.js";
 // @ts-expect-error - plain ESM build script without type declarations
 import { buildWeb } from "../../scripts/build-web.mjs";
 
-const CHROMIUM = process.env.PARLANCE_CHROMIUM ?? "/usr/bin/chromium";
 const WAV = join(AUDIO_DIR, "jfk.wav");
 
 let browser: Browser;
 
 before(async () => {
   await buildWeb({ minify: false });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--use-fake-ui-for-media-stream",
-      "--use-fake-device-for-media-stream",
-      `--use-file-for-fake-audio-capture=${WAV}`,
-      "--autoplay-policy=no-user-gesture-required",
-    ],
-  });
+  browser = await launchWithFakeMic(WAV);
 });
 
 after(async () => {
