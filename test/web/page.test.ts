@@ -1,42 +1,24 @@
 // The practice page in real headless Chromium (Debian's), over https with the dev certificate:
 // fake microphone playing jfk.wav -> AudioWorklet -> wss -> gateway -> live view -> report.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Browser, Page } from "playwright-core";
 import { AUDIO_DIR } from "../helpers/models.js";
-import { launchWithFakeMic } from "../helpers/chromium.js";
+import { launchWithFakeMic, openPracticePage, practicePageBrowser } from "../helpers/chromium.js";
 import { hsToken } from "../helpers/tokens.js";
 import { startClientTestServer, type ClientTestServer } from "../client/_server.js";
-// @ts-expect-error - plain ESM build script without type declarations
-import { buildWeb } from "../../scripts/build-web.mjs";
 
 const WAV = join(AUDIO_DIR, "jfk.wav");
 const OUT = resolve("test-output");
 
-let browser: Browser;
-
-before(async () => {
-  await buildWeb({ minify: false });
-  browser = await launchWithFakeMic(WAV);
-});
-
-after(async () => {
-  await browser?.close();
-});
+const open = practicePageBrowser(WAV);
 
 // Per test: the helpers register their cleanup with the test that starts them.
 const startServer = () => startClientTestServer({ deps: { devToken: () => hsToken({ sub: "page-learner" }) } });
 
-async function openPage(gw: ClientTestServer, on: Browser = browser): Promise<Page> {
-  const ctx = await on.newContext({ ignoreHTTPSErrors: true, viewport: { width: 420, height: 900 } });
-  const page = await ctx.newPage();
-  page.on("pageerror", (err) => console.error("page error:", err.message));
-  await page.goto(`${gw.url}/`);
-  await page.waitForSelector("body[data-page-ready=true]");
-  return page;
-}
+const openPage = (gw: ClientTestServer, on?: Browser): Promise<Page> => (on ? openPracticePage(on, gw.url) : open(gw.url));
 
 test("streams the fake microphone over wss and renders partials, finals and the report", async () => {
   const gw = await startServer();
