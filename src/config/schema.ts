@@ -127,6 +127,8 @@ export const ConfigSchema = z.object({
       port: z.coerce.number().int().min(0).max(65535).optional(),
       /** Address of the separate /metrics listener (with `port`). */
       host: z.string().default("127.0.0.1"),
+      /** `parlance worker`'s /metrics listener, at host:workerPort (same token rule as `port`); 0 = any free port. */
+      workerPort: z.coerce.number().int().min(0).max(65535).default(9465),
     })
     .prefault({}),
 

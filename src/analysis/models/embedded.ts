@@ -12,7 +12,7 @@ import { RunnableLambda, type Runnable } from "@langchain/core/runnables";
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
 import { getLlama, LlamaChat, type ChatHistoryItem, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel } from "node-llama-cpp";
 import type { z } from "zod";
-import { grammarJsonSchema, isZodSchema } from "./json-schema.js";
+import { grammarJsonSchema, isZodSchema, parseProblem } from "./json-schema.js";
 
 export interface EmbeddedRuntimeOptions {
   modelPath: string;
@@ -295,8 +295,8 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions,
       const raw = await bound.invoke(input, cfg);
       try {
         return { raw, parsed: parse(raw) };
-      } catch (parsingError) {
-        return { raw, parsed: null, parsingError };
+      } catch (e) {
+        return { raw, parsed: null, error: parseProblem(e) }; // StructuredResult's shape (factory.ts)
       }
     });
   }
