@@ -101,7 +101,8 @@ test("store failure: a segment write that throws gives fatal internal_error, the
   assert.ok(outcome instanceof ConnectionClosedError, `end() settles with the close, got ${String(outcome)}`);
   assert.equal(outcome.code, 1011);
   assert.equal(outcome.serverError?.code, "internal_error");
-  // What was committed is kept, and the record is closed.
+  // What was committed is kept, and the record is closed (after the close frame: wait for the commit).
+  await until(() => gw.sessions.size === 0, "the session's commit");
   const rec = await repo.getSession(session.sessionId!);
   assert.equal(rec?.status, "ended");
   assert.equal((await repo.getSegments(session.sessionId!)).length, 1);
@@ -168,4 +169,29 @@ test("analysis queue down at end: analysis_failed, then the server closes (1000)
   assert.ok(closed, `the server closes; got ${JSON.stringify(c.messages.map((m) => m.type))}`);
   assert.equal(closed.code, 1000);
   c.ws.close();
+});
+
+test("a client that leaves while its session record is being written: the record is marked ended, not left streaming", async () => {
+  const repo = new SqliteRepository({ path: join(tempDir(), "s.db"), logger: silentLogger });
+  await repo.migrate();
+  let created: (() => void) | null = null;
+  const writing = new Promise<void>((r) => (created = r));
+  let id: string | null = null;
+  const create = repo.createSession.bind(repo);
+  repo.createSession = async (rec) => {
+    id = rec.id;
+    await create(rec);
+    await writing; // the write is slow: the client leaves meanwhile
+  };
+  const gw = await startClientTestServer({ deps: { store: repo } });
+  const c = await authed(gw, await hsToken({ sub: "leaves-early" }));
+  await until(() => id !== null, "the record write");
+  c.ws.terminate();
+  await until(() => gw.sessions.size === 0 || [...gw.sessions].every((s) => (s as unknown as { state: string }).state === "closed"), "the session to close");
+  created!();
+  await until(() => gw.sessions.size === 0, "the gateway to drop the session");
+  await new Promise((r) => setTimeout(r, 50)); // let the session's own clean-up write land
+  const rec = await repo.getSession(id!);
+  assert.equal(rec?.status, "ended");
+  await repo.close();
 });
