@@ -123,10 +123,11 @@ export function policyFromConfig(config: Config, guards?: Partial<GuardOptions>)
   const s = config.stt;
   return {
     ...DEFAULT_POLICY,
-    updateMs: Math.max(100, s.updateMs),
-    firstUpdateMs: Math.max(100, s.firstUpdateMs),
-    maxWindowMs: Math.max(2000, s.maxWindowMs),
-    utteranceEndMs: Math.max(100, s.utteranceEndMs),
+    // The schema refuses values below these settings' floors; none is bent into range here.
+    updateMs: s.updateMs,
+    firstUpdateMs: s.firstUpdateMs,
+    maxWindowMs: s.maxWindowMs,
+    utteranceEndMs: s.utteranceEndMs,
     promptTailChars: s.promptTailChars,
     verbatimPrompt: s.verbatimPrompt,
     maxConsecutiveFailures: s.maxConsecutiveFailures,

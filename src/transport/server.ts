@@ -18,7 +18,6 @@ import { WebSocketServer, type WebSocket } from "ws";
 import type { Config } from "../config/index.js";
 import type { TokenVerifier } from "../auth/verifier.js";
 import { STREAM_PATH } from "../protocol/codes.js";
-import { MAX_AUTH_MESSAGE_BYTES } from "../protocol/messages.js";
 import { Session, type AudioIngestFactory } from "../session/session.js";
 import type { SttService } from "../stt/types.js";
 import type { Repository } from "../store/types.js";
@@ -259,8 +258,7 @@ function refuser(metrics: Metrics, log: Logger, graceMs: number): Refuse {
 function createWebSocketServer(config: Config, log: Logger, refuse: Refuse): WebSocketServer {
   const wss = new WebSocketServer({
     noServer: true,
-    // Before auth the receiver's bound is the auth message's; the socket's own bound must admit both.
-    maxPayload: Math.max(config.limits.maxFrameBytes, MAX_AUTH_MESSAGE_BYTES),
+    maxPayload: config.limits.maxFrameBytes, // at least MAX_AUTH_MESSAGE_BYTES: the schema says so
     WebSocket: ParlanceWebSocket,
     perMessageDeflate: false, // audio does not compress; deflate would only cost CPU and memory
     clientTracking: false,
