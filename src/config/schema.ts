@@ -172,6 +172,14 @@ export const ConfigSchema = z.object({
       maxSessionsPerSubject: z.coerce.number().int().min(0).default(4),
       /** Least time between two `reauth` verifications on one session. */
       reauthMinIntervalMs: ms(1000),
+      /** Least time between two repeats of one non-fatal notice (audio dropped, reauth ignored) on a session. */
+      noticeIntervalMs: ms(1000),
+      /** HTTP: a request whose headers have not all arrived by then is answered 408 and closed. */
+      httpHeadersTimeoutMs: z.coerce.number().int().positive().default(10000),
+      /** HTTP: a whole request (headers and body) must arrive within this. */
+      httpRequestTimeoutMs: z.coerce.number().int().positive().default(30000),
+      /** A refused upgrade's answer is written, then its socket is dropped after this even if the peer never reads. */
+      refusedUpgradeGraceMs: z.coerce.number().int().positive().default(1000),
     })
     .prefault({}),
 
