@@ -142,7 +142,7 @@ function speechLoop(dir: string): Float32Array {
 
 // Random weights: the log-probability guard would drop every word and hide the cost of decoding
 // and committing them; off here as in bench:stt (production keeps it on).
-const STT_POLICY: StreamPolicy = { ...DEFAULT_POLICY, guards: { logprobThreshold: -Infinity, noSpeechThreshold: 1, suppressHallucinations: true } };
+const STT_POLICY: StreamPolicy = { ...DEFAULT_POLICY, guards: { ...DEFAULT_POLICY.guards, logprobThreshold: -Infinity, noSpeechThreshold: 1, suppressHallucinations: true } };
 
 interface SttTrace {
   /** Every decode result reaching a stream, with the lag its event carries. */
@@ -158,18 +158,8 @@ function startStt(t: BusyThreads, loop: Float32Array) {
   const streams = Array.from({ length: STREAMS }, (_, i) => new SttStream({ sessionId: `s${i}`, language: "en", policy: STT_POLICY, scheduler }));
   const trace: SttTrace = { results: [], lagSamples: [] };
   streams.forEach((s, i) => {
-    const take = s.takeJob.bind(s);
-    s.takeJob = () => {
-      const job = take();
-      if (!job) return job;
-      return {
-        request: job.request,
-        done: (r) => {
-          job.done(r);
-          trace.results.push({ stream: i, at: performance.now(), lagMs: s.lagMs });
-        },
-        failed: (e) => job.failed(e),
-      };
+    s.onDecodeSettled = (d) => {
+      if (d.ok) trace.results.push({ stream: i, at: performance.now(), lagMs: d.lagMs });
     };
   });
   const drains = streams.map(async (s) => {

@@ -171,11 +171,21 @@ export const ConfigSchema = z.object({
       url: z.url().optional(), // remote: OpenAI-compatible base URL
       apiKey: optionalString,
       remoteModel: z.string().default("whisper-1"),
-      updateMs: ms(1000),
+      /** Remote engine: one transcription request may take this long before it fails (retryable). */
+      remoteTimeoutMs: z.coerce.number().int().min(1).default(30000),
+      /** Remote engine: requests in flight at once when stt.maxStreams is 0 (the server's slots). */
+      remoteConcurrency: z.coerce.number().int().min(1).default(4),
+      /** Remote engine: sessions admitted when stt.maxStreams is 0 (no measurement: the server's cost is not ours to time). */
+      remoteStreams: z.coerce.number().int().min(1).default(16),
+      updateMs: z.coerce.number().int().min(100).default(1000),
       /** The first decode after silence, this soon after speech starts (the first partial). */
-      firstUpdateMs: ms(500),
-      maxWindowMs: ms(15000),
-      utteranceEndMs: ms(1200),
+      firstUpdateMs: z.coerce.number().int().min(100).default(500),
+      maxWindowMs: z.coerce.number().int().min(2000).default(15000),
+      utteranceEndMs: z.coerce.number().int().min(100).default(1200),
+      /** Audio kept before detected speech, so the first syllable is not cut. */
+      preRollMs: ms(300),
+      /** Speech events a session may leave unread before its stream fails (a stalled consumer). */
+      maxPendingEvents: z.coerce.number().int().min(16).default(1024),
       vadModel: optionalString, // silero ggml file (name in models dir or path)
       maxStreams: z.coerce.number().int().min(0).default(0), // 0 = measure capacity at start
       audioCtx: z.enum(["trim", "full"]).default("trim"),
@@ -192,6 +202,10 @@ export const ConfigSchema = z.object({
       // Unset = off: at -1 it dropped real learner speech (docs/bench-stt-accuracy.md).
       logprobThreshold: z.coerce.number().optional(),
       noSpeechThreshold: z.coerce.number().min(0).max(1).default(0.6),
+      /** Whisper's silence rule: no-speech probability above noSpeechThreshold and mean log-probability below this. */
+      noSpeechLogprobThreshold: z.coerce.number().default(-1),
+      /** Drop segments that are exactly a known silence phrase ("Thanks for watching", src/stt/hallucinations.ts). */
+      suppressHallucinations: bool.default(true),
     })
     .prefault({}),
 
