@@ -165,7 +165,8 @@ export const ConfigSchema = z.object({
 
   stt: z
     .object({
-      engine: z.enum(["embedded", "remote", "fake"]).default("embedded"),
+      /** A name in the STT engine registry (src/stt/engines.ts): embedded, remote, fake, or one registered there. */
+      engine: z.string().min(1).default("embedded"),
       model: z.string().default("tiny.en"),
       threads: z.coerce.number().int().min(0).default(0), // 0 = decide from cores
       url: z.url().optional(), // remote: OpenAI-compatible base URL
