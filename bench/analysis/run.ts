@@ -23,6 +23,7 @@
 // Usage: npm run bench:analysis -- [--models .cache/models] [--tokens 250] [--timeout-s 120]
 //   [--conditions alone,policy,static,unmanaged] [--shapes 0.5b,1b] [--stt-alone-s 15] [--json out.json]
 // Model files (never committed): generator commands in docs/bench-analysis.md.
+import { SAMPLE_RATE } from "../../src/domain/audio.js";
 import { existsSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { availableParallelism, cpus, loadavg } from "node:os";
@@ -69,7 +70,7 @@ const CONDITIONS = (opts.skipContended ? ["alone"] : opts.conditions.split(",").
 for (const c of CONDITIONS) if (!["alone", "policy", "static", "unmanaged", "deferred"].includes(c)) throw new Error(`unknown condition ${c}`);
 const CORES = availableParallelism();
 const STREAMS = 2;
-const RATE = 16000;
+const RATE = SAMPLE_RATE;
 const CHUNK = 4000; // 250 ms, what a browser client sends
 const WHISPER = opts.whisper ? resolve(opts.whisper) : join(opts.models, "random-tiny.en.bin");
 // SttService.admit() calls a stream "behind real time" past 3 update periods: the line a live

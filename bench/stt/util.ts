@@ -7,7 +7,8 @@ import type { TranscribeRequest, TranscribeResult, Transcriber } from "../../src
 import { EnergyVad, VAD_FRAME_SAMPLES } from "../../src/audio/vad.js";
 import { timelineResponder, type ScriptWord } from "../../src/stt/fake.js";
 
-export const RATE = 16000;
+import { SAMPLE_RATE as RATE } from "../../src/domain/audio.js";
+export { RATE };
 export const CHUNK = 4000; // 250 ms, what a browser client sends
 
 /** jfk.wav then the LibriSpeech utterance: real speech with jfk's natural pauses. */
