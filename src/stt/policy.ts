@@ -22,6 +22,27 @@ export function agreedPrefix(prev: StreamWord[], next: StreamWord[]): number {
 }
 
 /**
+ * What a partial decode commits. `agreed`: the words the last `agreement - 1` hypotheses and this
+ * one agree on (LocalAgreement-n; agreement < 2: none). `window`: when the window is full
+ * (`fullWindowEndSec` set), also every word ending more than a second before its end, which the
+ * next window (starting at the last commit) would not hear in full. Words [0, window) are
+ * committed; `prevHyps` is what the next decode is compared with.
+ */
+export function partialCommits(
+  hyp: StreamWord[],
+  prevHyps: StreamWord[][],
+  agreement: number,
+  fullWindowEndSec: number | null,
+): { agreed: number; window: number; prevHyps: StreamWord[][] } {
+  const need = agreement - 1;
+  const agreed = need >= 1 && prevHyps.length >= need ? Math.min(...prevHyps.map((p) => agreedPrefix(p, hyp))) : 0;
+  let window = agreed;
+  if (fullWindowEndSec !== null) while (window < hyp.length && hyp[window]!.end <= fullWindowEndSec - 1.0) window++;
+  const next = need >= 1 ? [...prevHyps.map((p) => p.slice(window)), hyp.slice(window)].slice(-need) : [];
+  return { agreed, window, prevHyps: next };
+}
+
+/**
  * Drops words at the start of a new hypothesis that repeat the end of what is already committed:
  * the window is cut at a word boundary Whisper only estimated, so the last committed word is often
  * heard again. Only words starting near the seam are candidates.

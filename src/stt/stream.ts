@@ -1,8 +1,8 @@
-// One session's speech stream, and its job is deciding WHEN to decode and what a decode commits:
-// VAD-gated, windowed, LocalAgreement-n streaming over the shared decode scheduler. Audio in
-// (16 kHz mono), SpeechEvents out, in order. The window buffer (window.ts), the committed
-// transcript and hypothesis guards (transcript.ts) and the decode slots (scheduler.ts) are
-// collaborators; the loop that awaits a slot, decodes and folds the result in is this file's.
+// One session's speech stream; its job: WHEN to decode, and the loop that does it. VAD-gated,
+// windowed streaming over the shared decode scheduler: audio in (16 kHz mono), SpeechEvents out,
+// in order. The loop awaits a lease (scheduler.ts), builds its decode from the window (window.ts),
+// and folds the result in: what a decode commits is decided by policy.ts (partialCommits, guards)
+// and recorded by transcript.ts; this file applies it and emits the events.
 //
 // Window: audio since the last commit point, at most maxWindowMs. Every updateMs of new audio
 // with speech in it, the window is decoded; words `agreement` consecutive decodes agree on are
@@ -16,7 +16,7 @@ import { AsyncQueue } from "../util/async-queue.js";
 import type { Logger } from "../util/log.js";
 import { TranscriptionError } from "./errors.js";
 import { noSttMetrics, type SttMetrics } from "./metrics.js";
-import { agreedPrefix, type StreamWord } from "./policy.js";
+import { partialCommits, type StreamWord } from "./policy.js";
 import type { DecodeLease, DecodeScheduler } from "./scheduler.js";
 import type { StreamPolicy } from "./stream-policy.js";
 import { Transcript, round3, sec, toWire } from "./transcript.js";
@@ -318,28 +318,13 @@ export class SttStream implements SpeechStream {
   }
 
   private onPartialDecoded(hyp: StreamWord[], end: number): void {
-    const windowFull = end - this.window.start >= samples(this.policy.maxWindowMs); // before any commit moves the start
-    const need = this.policy.agreement - 1;
-    const agreed = need >= 1 && this.prevHyps.length >= need ? Math.min(...this.prevHyps.map((p) => agreedPrefix(p, hyp))) : 0;
-    if (agreed > 0) this.commit(hyp.slice(0, agreed), "agreement");
-    let committed = agreed;
-    if (windowFull) committed = this.commitFullWindow(hyp, agreed, end);
-    const pending = hyp.slice(committed);
-    this.prevHyps = need >= 1 ? [...this.prevHyps.map((p) => p.slice(committed)), pending].slice(-need) : [];
-    this.sendPartial(pending, end);
-  }
-
-  /**
-   * The window may not grow further: commit all but the words near its end, which the next window
-   * (starting at the last commit) will hear again in full. Returns the words committed so far.
-   */
-  private commitFullWindow(hyp: StreamWord[], from: number, end: number): number {
-    const cutoff = sec(end) - 1.0;
-    let j = from;
-    while (j < hyp.length && hyp[j]!.end <= cutoff) j++;
-    if (j > from) this.commit(hyp.slice(from, j), "window");
-    if (j === 0 && hyp.length === 0) this.window.dropBefore(end - SAMPLE_RATE); // nothing heard in a whole window
-    return j;
+    const windowFull = end - this.window.start >= samples(this.policy.maxWindowMs);
+    const c = partialCommits(hyp, this.prevHyps, this.policy.agreement, windowFull ? sec(end) : null);
+    if (c.agreed > 0) this.commit(hyp.slice(0, c.agreed), "agreement");
+    if (c.window > c.agreed) this.commit(hyp.slice(c.agreed, c.window), "window");
+    if (windowFull && hyp.length === 0) this.window.dropBefore(end - SAMPLE_RATE); // nothing heard in a whole window
+    this.prevHyps = c.prevHyps;
+    this.sendPartial(hyp.slice(c.window), end);
   }
 
   private sendPartial(pending: StreamWord[], end: number): void {

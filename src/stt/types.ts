@@ -81,7 +81,10 @@ export interface SpeechStream extends AsyncIterable<SpeechEvent> {
   flush(): void;
   /** Commit everything and finish: the iterator yields the last finals, then `ended`, then completes. */
   end(): void;
-  /** Abandon the stream at once (no more events). Use end() to keep pending speech. */
+  /**
+   * Abandon the stream at once: no more events, the waiting or running decode is aborted (its
+   * engine gets the abort signal). Idempotent; a no-op after `ended`. Use end() to keep pending speech.
+   */
   close(): void;
   /** Audio received but not yet decoded, in ms. */
   readonly lagMs: number;
