@@ -2,8 +2,10 @@
 // (see fields.ts); defaults here are the safe ones.
 import { z } from "zod";
 import { isAddressOrCidr } from "../transport/client-address.js";
+import { MAX_AUTH_MESSAGE_BYTES } from "../protocol/messages.js";
 
-const ms = (d: number) => z.coerce.number().int().nonnegative().default(d);
+/** A duration in ms; `min` where a smaller value would break the feature (refused, not bent). */
+const ms = (d: number, min = 0) => z.coerce.number().int().min(min).default(d);
 const list = z.preprocess(
   (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()).filter(Boolean) : v),
   z.array(z.string()),
@@ -41,7 +43,7 @@ export const ConfigSchema = z.object({
       key: optionalString,
       reloadDebounceMs: ms(500),
     })
-    .default({ reloadDebounceMs: 500 }),
+    .prefault({}),
 
   jwt: z
     .object({
@@ -101,8 +103,11 @@ export const ConfigSchema = z.object({
       authTimeoutMs: ms(5000),
       maxConnections: z.coerce.number().int().positive().default(1000),
       maxPendingAuthPerIp: z.coerce.number().int().positive().default(64),
-      /** Largest binary frame after auth: 1 s of 48 kHz stereo f32 is 384000 bytes. */
-      maxFrameBytes: z.coerce.number().int().positive().default(512 * 1024),
+      /**
+       * Largest binary frame after auth: 1 s of 48 kHz stereo f32 is 384000 bytes. At least the
+       * pre-auth frame limit: the socket's payload cap is this one, and the auth message must fit.
+       */
+      maxFrameBytes: z.coerce.number().int().min(MAX_AUTH_MESSAGE_BYTES).default(512 * 1024),
       idleTimeoutMs: ms(30000),
       maxSessionMs: ms(60 * 60 * 1000),
       pingIntervalMs: ms(15000),
@@ -127,25 +132,7 @@ export const ConfigSchema = z.object({
       /** Least time between two `reauth` verifications on one session. */
       reauthMinIntervalMs: ms(1000),
     })
-    .default({
-      authTimeoutMs: 5000,
-      maxConnections: 1000,
-      maxPendingAuthPerIp: 64,
-      maxFrameBytes: 512 * 1024,
-      idleTimeoutMs: 30000,
-      maxSessionMs: 3600000,
-      pingIntervalMs: 15000,
-      maxBufferedBytes: 1024 * 1024,
-      tokenExpiryGraceMs: 0,
-      tlsHandshakeTimeoutMs: 10000,
-      maxPendingTls: 256,
-      preAuthCloseGraceMs: 500,
-      audioRealtimeRatio: 2,
-      audioBurstMs: 20000,
-      maxUndecodedAudioBytes: 1_920_000,
-      maxSessionsPerSubject: 4,
-      reauthMinIntervalMs: 1000,
-    }),
+    .prefault({}),
 
   modelsDir: z.string().optional(), // default: <dataDir>/models
 
@@ -161,7 +148,7 @@ export const ConfigSchema = z.object({
       /** Resume attempts after a cut connection, per file and command. */
       downloadRetries: z.coerce.number().int().min(0).default(3),
     })
-    .default({ trustMirrorChecksums: false, autoPull: false, downloadRetries: 3 }),
+    .prefault({}),
 
   stt: z
     .object({
@@ -173,21 +160,22 @@ export const ConfigSchema = z.object({
       apiKey: optionalString,
       remoteModel: z.string().default("whisper-1"),
       /** Remote engine: one transcription request may take this long before it fails (retryable). */
-      remoteTimeoutMs: z.coerce.number().int().min(1).default(30000),
+      remoteTimeoutMs: ms(30000, 1),
       /** Remote engine: requests in flight at once when stt.maxStreams is 0 (the server's slots). */
       remoteConcurrency: z.coerce.number().int().min(1).default(4),
       /** Remote engine: sessions admitted when stt.maxStreams is 0 (no measurement: the server's cost is not ours to time). */
       remoteStreams: z.coerce.number().int().min(1).default(16),
-      updateMs: z.coerce.number().int().min(100).default(1000),
+      // Below these floors a decode could not finish before the next one is due (update
+      // cadence), or a window holds too little speech for Whisper (maxWindowMs).
+      updateMs: ms(1000, 100),
       /** The first decode after silence, this soon after speech starts (the first partial). */
-      firstUpdateMs: z.coerce.number().int().min(100).default(500),
-      maxWindowMs: z.coerce.number().int().min(2000).default(15000),
-      utteranceEndMs: z.coerce.number().int().min(100).default(1200),
+      firstUpdateMs: ms(500, 100),
+      maxWindowMs: ms(15000, 2000),
+      utteranceEndMs: ms(1200, 100),
       /** Audio kept before detected speech, so the first syllable is not cut. */
       preRollMs: ms(300),
       /** Speech events a session may leave unread before its stream fails (a stalled consumer). */
       maxPendingEvents: z.coerce.number().int().min(16).default(1024),
-      vadModel: optionalString, // silero ggml file (name in models dir or path)
       maxStreams: z.coerce.number().int().min(0).default(0), // 0 = measure capacity at start
       audioCtx: z.enum(["trim", "full"]).default("trim"),
       /** Trimmed encoder: silence appended after each window, inside the encoder (docs/bench-stt-accuracy.md). */
@@ -222,7 +210,7 @@ export const ConfigSchema = z.object({
       temperature: z.coerce.number().min(0).max(2).default(0),
       maxOutputTokens: z.coerce.number().int().positive().default(700),
     })
-    .default({ provider: "embedded", threads: 0, contextSize: 4096, timeoutMs: 120000, temperature: 0, maxOutputTokens: 700 }),
+    .prefault({}),
 
   analysis: z
     .object({
@@ -239,7 +227,7 @@ export const ConfigSchema = z.object({
        */
       maxDeferMs: ms(300000),
     })
-    .default({ onUtteranceEnd: false, minWords: 5, confidenceThreshold: 0.5, maxAttempts: 6, retryBaseMs: 2000, retryMaxMs: 120000, concurrency: 1, maxDeferMs: 300000 }),
+    .prefault({}),
 
   store: z
     .object({
@@ -247,7 +235,7 @@ export const ConfigSchema = z.object({
       keepAudio: bool.default(false),
       audioRetentionDays: z.coerce.number().int().positive().default(30),
     })
-    .default({ keepAudio: false, audioRetentionDays: 30 }),
+    .prefault({}),
 
   queue: z
     .object({
@@ -259,7 +247,7 @@ export const ConfigSchema = z.object({
       /** How often workers re-queue store jobs Redis does not hold and recover crashed gateways' sessions. */
       sweepMs: ms(30000),
     })
-    .default({ role: "all", prefix: "parlance", sweepMs: 30000 }),
+    .prefault({}),
 
   curriculum: z
     .object({
@@ -268,7 +256,7 @@ export const ConfigSchema = z.object({
       embeddingModel: optionalString,
       embeddingUrl: z.url().optional(),
     })
-    .default({ embeddings: "none" }),
+    .prefault({}),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -30,6 +30,7 @@ export interface StreamPolicy {
 
 export function policyFromConfig(config: Pick<Config, "stt">, guards?: Partial<GuardOptions>): StreamPolicy {
   const s = config.stt;
+  // The schema refuses values below these settings' floors; none is bent into range here.
   return {
     updateMs: s.updateMs,
     firstUpdateMs: s.firstUpdateMs,

@@ -187,7 +187,7 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
 
   const wss = new WebSocketServer({
     noServer: true,
-    maxPayload: Math.max(config.limits.maxFrameBytes, 16 * 1024),
+    maxPayload: config.limits.maxFrameBytes, // at least MAX_AUTH_MESSAGE_BYTES: the schema says so
     WebSocket: ParlanceWebSocket,
     perMessageDeflate: false, // audio does not compress; deflate would only cost CPU and memory
     clientTracking: false,
