@@ -179,4 +179,5 @@ export const embeddedEngine: SttEngineEntry = {
     const transcriber = await EmbeddedWhisperTranscriber.create({ modelPath, threads, audioCtx: s.audioCtx, padSec: s.padMs / 1000, label: s.model.replace(/^.*\//, "") });
     return { kind: "windowed", transcriber };
   },
+  localModel: (config) => config.stt.model,
 };

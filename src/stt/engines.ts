@@ -26,6 +26,8 @@ export type SttEngine = { kind: "windowed"; transcriber: Transcriber } | { kind:
 
 export interface SttEngineEntry {
   create(config: Config, log: Logger): Promise<SttEngine>;
+  /** The Whisper model file setting it loads on this machine (`models list`, first-run pull); absent = none. */
+  localModel?(config: Config): string;
 }
 
 export class UnknownEngineError extends Error {
