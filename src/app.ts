@@ -98,7 +98,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     let stt: SttService | null = null;
     let sttUnavailable: string | null = null;
     try {
-      stt = await createSttService(config, log); // the guards come from config.stt (policyFromConfig)
+      stt = await createSttService(config, log, { metrics }); // the guards come from config.stt (policyFromConfig)
       const s = stt;
       onClose("stt", () => s.close());
     } catch (err) {

@@ -7,20 +7,20 @@ import { fileURLToPath } from "node:url";
 import { ChatPromptTemplate, PromptTemplate } from "@langchain/core/prompts";
 import { AIMessage, HumanMessage, SystemMessage, type BaseMessage } from "@langchain/core/messages";
 import type { z } from "zod";
-import { LlmFeedbackV1, LlmFeedbackV2, normalizeFeedback, type LlmFeedback } from "./llm-schema.js";
+import { LlmFeedbackV1, LlmFeedbackV2, LlmFeedbackV3, normalizeFeedback, type LlmFeedback } from "./llm-schema.js";
 import type { LlmBackend, StructuredResult } from "./models/factory.js";
 import { parseProblem } from "./models/json-schema.js";
 import { LlmUnavailableError } from "./types.js";
 
 /** The prompt every report uses unless the caller picks another (eval:feedback --prompt). */
 export const PROMPT_VERSION = "feedback-v2";
-export const PROMPT_VERSIONS = ["feedback-v1", "feedback-v2"] as const;
+export const PROMPT_VERSIONS = ["feedback-v1", "feedback-v2", "feedback-v3"] as const;
 export type PromptVersion = (typeof PROMPT_VERSIONS)[number];
 const PROMPT_DIR = join(dirname(fileURLToPath(import.meta.url)), "prompts");
 const file = (version: PromptVersion, suffix: string) => readFileSync(join(PROMPT_DIR, `${version}.${suffix}`), "utf8");
 
 /** The zod schema of the LLM's answer for each prompt version. */
-export const FEEDBACK_SCHEMAS: Record<PromptVersion, z.ZodType> = { "feedback-v1": LlmFeedbackV1, "feedback-v2": LlmFeedbackV2 };
+export const FEEDBACK_SCHEMAS: Record<PromptVersion, z.ZodType> = { "feedback-v1": LlmFeedbackV1, "feedback-v2": LlmFeedbackV2, "feedback-v3": LlmFeedbackV3 };
 
 export interface PromptVars {
   task: string;
@@ -145,3 +145,4 @@ export async function runFeedbackChain(backend: LlmBackend, vars: PromptVars, si
   if (v2.ok) return { feedback: v2.value, status: "repaired", problems: v1.problems };
   return { feedback: null, status: "failed", problems: [...v1.problems, ...v2.problems] };
 }
+

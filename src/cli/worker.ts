@@ -33,6 +33,6 @@ export function registerWorkerCommand(program: Command): void {
       ].join("\n") + "\n\n",
     );
 
-    closeOnSignals("worker", log, config.shutdownGraceMs, (grace) => app.close(grace));
+    closeOnSignals("worker", log, config, (grace) => app.close(grace));
   });
 }

@@ -5,7 +5,6 @@
 // repair/fallback logic is shared. Code that must treat providers differently reads a capability,
 // never a provider name.
 import { existsSync } from "node:fs";
-import { isAbsolute, join, resolve } from "node:path";
 import { availableParallelism } from "node:os";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { BaseLanguageModelInput } from "@langchain/core/language_models/base";
@@ -17,6 +16,7 @@ import { z } from "zod";
 import { modelsDir, type Config } from "../../config/index.js";
 import { defaultLlmEntry } from "../../models/catalogue.js";
 import type { Logger } from "../../util/log.js";
+import { findModelFile } from "../../util/model-path.js";
 import { LlmUnavailableError } from "../types.js";
 import { ChatNodeLlamaCpp, EmbeddedRuntime } from "./embedded.js";
 
@@ -52,11 +52,10 @@ export interface LlmBackend {
   close(): Promise<void>;
 }
 
+/** The GGUF file llm.model names (util/model-path.ts); when missing, where it is expected in the models dir. */
 export function resolveModelPath(config: Config): string {
-  const name = config.llm.model ?? DEFAULT_EMBEDDED_MODEL;
-  if (isAbsolute(name)) return name;
-  if (name.includes("/") && existsSync(resolve(name))) return resolve(name);
-  return join(modelsDir(config), name);
+  const { path, candidates } = findModelFile(config.llm.model ?? DEFAULT_EMBEDDED_MODEL, modelsDir(config));
+  return path ?? candidates.at(-1)!;
 }
 
 const REMOTE: LlmCapabilities = { sharesCores: false, writesFeedback: true };
