@@ -153,6 +153,15 @@ export interface LlmProvider {
   readonly capabilities: LlmCapabilities;
   /** Null for a provider that writes no feedback (capabilities.writesFeedback false). */
   create(config: Config, logger: Logger, options: BackendOptions): LlmBackend | null;
+  /** The model file it loads on this machine (`models list`, first-run pull); absent = none. */
+  localModel?(config: Config): string;
+}
+
+export class UnknownLlmProviderError extends Error {
+  constructor(name: string, known: string[]) {
+    super(`llm.provider "${name}" is not a registered provider (known: ${known.join(", ")})`);
+    this.name = "UnknownLlmProviderError";
+  }
 }
 
 const providers = new Map<string, LlmProvider>();
@@ -165,11 +174,11 @@ export function registerLlmProvider(name: string, provider: LlmProvider): void {
 
 export function llmProvider(name: string): LlmProvider {
   const p = providers.get(name);
-  if (!p) throw new Error(`unknown llm provider "${name}" (registered: ${[...providers.keys()].join(", ")})`);
+  if (!p) throw new UnknownLlmProviderError(name, [...providers.keys()]);
   return p;
 }
 
-registerLlmProvider("embedded", { capabilities: EMBEDDED, create: (config, logger, options) => embeddedBackend(config, logger, options) });
+registerLlmProvider("embedded", { capabilities: EMBEDDED, create: (config, logger, options) => embeddedBackend(config, logger, options), localModel: resolveModelPath });
 registerLlmProvider("ollama", { capabilities: REMOTE, create: (config) => remoteBackend("ollama", config) });
 registerLlmProvider("openai", { capabilities: REMOTE, create: (config) => remoteBackend("openai", config) });
 registerLlmProvider("fake", { capabilities: { sharesCores: false, writesFeedback: false }, create: () => null });
