@@ -126,3 +126,27 @@ test("store.keepAudio is gone: never a setting again, and a version-1 database l
     rmSync(d, { recursive: true, force: true });
   }
 });
+
+test("stores are a registry: a store registered alone is chosen by its URL scheme; an unknown scheme is a StoreError naming the known ones", async () => {
+  const { registerStore, storeFor, StoreError } = await import("../../src/store/index.js");
+  const opened: string[] = [];
+  registerStore({
+    schemes: ["throwaway-mem"],
+    create: (config, logger) => {
+      opened.push(config.store.databaseUrl!);
+      return new SqliteRepository({ path: ":memory:", logger });
+    },
+  });
+  const repo = await createRepository(ConfigSchema.parse({ store: { databaseUrl: "throwaway-mem://x" } }), silentLogger);
+  try {
+    assert.deepEqual(opened, ["throwaway-mem://x"]);
+    assert.equal(await (repo as SqliteRepository).schemaVersion(), 2, "migrated by createRepository like every store");
+  } finally {
+    await repo.close();
+  }
+  assert.equal(storeFor(undefined).schemes.length, 0, "no URL: the SQLite entry");
+  assert.deepEqual(storeFor("postgresql://h/db").schemes, ["postgres", "postgresql"]);
+  assert.throws(() => storeFor("mysql://h/db"), (e: Error) => e instanceof StoreError && /postgres:\/\//.test(e.message) && /throwaway-mem:\/\//.test(e.message));
+  assert.throws(() => storeFor("not a url"), StoreError);
+  assert.throws(() => registerStore({ schemes: ["postgres"], create: () => repo }), /registered already/);
+});

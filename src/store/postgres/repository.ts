@@ -4,7 +4,7 @@
 import pg from "pg";
 import type { Logger } from "../../util/log.js";
 import type { Report } from "../../protocol/report.js";
-import type { JobRecord, JobStatus, LessonRecord, Repository, SegmentRecord, SessionRecord, SessionStatus } from "../types.js";
+import type { JobRecord, JobStatus, LessonRecord, Repository, SegmentRecord, SessionRecord, SessionStatus, StoreEntry } from "../types.js";
 import { NotFoundError, StoreError } from "../errors.js";
 import { check, clampLimit, isoCursor, NewJob, NewLesson, NewSegment, NewSession, Report as ReportSchema, SessionPatch, storedReport } from "../validate.js";
 import type { Migration } from "../sqlite/migrations.js";
@@ -79,6 +79,15 @@ export interface PostgresOptions {
   logger: Logger;
   poolSize?: number;
 }
+
+/** store.databaseUrl postgres:// or postgresql://: one database shared by gateways and workers. */
+export const postgresStore: StoreEntry = {
+  schemes: ["postgres", "postgresql"],
+  create(config, logger) {
+    logger.info({ store: "postgres" }, "store: postgresql");
+    return new PostgresRepository({ connectionString: config.store.databaseUrl!, logger });
+  },
+};
 
 export class PostgresRepository implements Repository {
   readonly kind = "postgres" as const;

@@ -8,11 +8,12 @@
 // 0.07 ms with NORMAL on this machine (docs/store.md). With dozens of live streams committing
 // every second that is audible jitter, so FULL is an option (`synchronous: "FULL"`), not the default.
 import { ensurePrivateDir, restrictFile, touchPrivateFile } from "../../util/private-files.js";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import type { Logger } from "../../util/log.js";
 import type { Report } from "../../protocol/report.js";
 import type {
+  StoreEntry,
   JobRecord,
   JobStatus,
   LessonRecord,
@@ -92,6 +93,18 @@ export interface SqliteOptions {
   /** NORMAL (default: safe against process crashes) or FULL (also against power loss; ~3 ms/commit). */
   synchronous?: "NORMAL" | "FULL";
 }
+
+export const SQLITE_FILE = "parlance.db";
+
+/** The store when store.databaseUrl is unset: <dataDir>/parlance.db. */
+export const sqliteStore: StoreEntry = {
+  schemes: [],
+  create(config, logger) {
+    const path = resolve(config.dataDir, SQLITE_FILE);
+    logger.info({ store: "sqlite", path }, "store: sqlite");
+    return new SqliteRepository({ path, logger });
+  },
+};
 
 export class SqliteRepository implements Repository {
   readonly kind = "sqlite" as const;
