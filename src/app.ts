@@ -20,9 +20,8 @@ import { createAnalyzer } from "./analysis/analyzer.js";
 import { llmProvider } from "./analysis/models/factory.js";
 import { deterministicReport } from "./analysis/analyzer.js";
 import type { Analyzer } from "./analysis/types.js";
-import { LocalAnalysisQueue } from "./jobs/local.js";
-import { recoverInterruptedSessions } from "./jobs/recovery.js";
-import { AnalysisWorker, RedisAnalysisQueue, redisDisplay } from "./jobs/redis.js";
+import { queueFor } from "./jobs/index.js";
+import { AnalysisWorker } from "./jobs/redis.js";
 import type { AnalysisQueue } from "./jobs/types.js";
 import type { Logger } from "./util/log.js";
 import type { MetricsSink } from "./metrics/events.js";
@@ -114,27 +113,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     if (analyzer) onClose("analyzer", () => analyzer.close());
     // Core policy: live transcription first; an embedded LLM keeps to the cores it leaves.
     if (analyzer?.setSttThreads && stt) stt.onThreadDemand((n) => analyzer.setSttThreads!(n));
-    let queue: LocalAnalysisQueue | RedisAnalysisQueue;
-    let inProcessWorker: AnalysisWorker | null = null;
-    if (config.queue.redisUrl) {
-      const redisQueue = new RedisAnalysisQueue({ repo: store, config, log, metrics });
-      queue = redisQueue;
-      onClose("analysis queue", () => redisQueue.close());
-      await redisQueue.start();
-      if (analyzer) {
-        const w = new AnalysisWorker({ repo: store, analyzer, config, log, metrics });
-        inProcessWorker = w;
-        onClose("analysis worker", () => w.close(0));
-        await w.start();
-      }
-      log.info({ redis: redisDisplay(config), prefix: config.queue.prefix, role: config.queue.role }, "analysis jobs go through Redis");
-      // No start-up recovery here: with several gateways on one store this one cannot tell its
-      // own dead sessions from the others' live ones; workers recover them by age (recovery.ts).
-    } else {
-      queue = new LocalAnalysisQueue({ repo: store, analyzer, config, log, metrics });
-      await queue.start();
-      await recoverInterruptedSessions(store, queue, log);
-    }
+    const analysis = await queueFor(config).start({ repo: store, analyzer, config, log, metrics });
+    onClose("analysis queue", () => analysis.stop(0));
+    const queue = analysis.queue;
 
     const gateway = await startGateway(config, {
       log,
@@ -164,8 +145,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         // Running analyses get what is left of the grace period; unfinished ones resume on restart
         // (or, with Redis, on another worker once their lock expires).
         const left = Math.max(0, graceMs - (Date.now() - started));
-        if (inProcessWorker) await inProcessWorker.close(left);
-        if (queue instanceof LocalAnalysisQueue) await queue.close(left);
+        await analysis.stop(left);
         for (const c of closers.reverse()) await c.fn().catch((err: unknown) => log.error({ err, step: c.name }, "shutdown step failed"));
       },
     };

@@ -17,7 +17,7 @@ import { noMetrics, type MetricsSink } from "../metrics/events.js";
 import { background } from "../util/background.js";
 import { settleWithin, withTimeout } from "../util/timeout.js";
 import type { Logger } from "../util/log.js";
-import type { AnalysisQueue, EnqueueRequest } from "./types.js";
+import type { AnalysisQueue, EnqueueRequest, QueueEntry } from "./types.js";
 import { backoffMs, processJob, type JobOutcome } from "./process.js";
 import { recoverInterruptedSessions } from "./recovery.js";
 import { ReportListeners, type ReportListener } from "./listeners.js";
@@ -62,6 +62,35 @@ async function schedule(queue: Queue, job: Pick<JobRecord, "id" | "sessionId" | 
 function newQueue(config: Config): Queue {
   return new Queue(QUEUE_NAME, { connection: { url: redisUrl(config) }, prefix: config.queue.prefix });
 }
+
+/**
+ * Redis (queue.redisUrl): this process enqueues on BullMQ and, with an analyzer (role "all"),
+ * also runs a worker. No start-up recovery: with several gateways on one store this one cannot
+ * tell its own dead sessions from the others' live ones; workers recover them by age (recovery.ts).
+ */
+export const redisQueue: QueueEntry = {
+  async start(deps) {
+    const { analyzer, config, log } = deps;
+    const queue = new RedisAnalysisQueue(deps);
+    let worker: AnalysisWorker | null = null;
+    const stop = async (graceMs: number) => {
+      await worker?.close(graceMs);
+      await queue.close();
+    };
+    try {
+      await queue.start();
+      if (analyzer) {
+        worker = new AnalysisWorker({ ...deps, analyzer });
+        await worker.start();
+      }
+    } catch (err) {
+      await stop(0).catch(() => undefined);
+      throw err;
+    }
+    log.info({ redis: redisDisplay(config), prefix: config.queue.prefix, role: config.queue.role }, "analysis jobs go through Redis");
+    return { queue, stop };
+  },
+};
 
 /**
  * The gateway side: persists jobs, hands them to Redis, and delivers the reports workers publish
