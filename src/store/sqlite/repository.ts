@@ -23,66 +23,13 @@ import type {
   SessionStatus,
 } from "../types.js";
 import { NotFoundError, StoreError } from "../errors.js";
+import { rowMappers, type Row } from "../rows.js";
 import { check, clampLimit, isoCursor, NewJob, NewLesson, NewSegment, NewSession, Report as ReportSchema, SessionPatch, storedReport } from "../validate.js";
 import { SQLITE_MIGRATIONS, type Migration } from "./migrations.js";
 
-type Row = Record<string, unknown>;
 const nowIso = () => new Date().toISOString();
+const { toSession, toSegment, toJob, toLesson } = rowMappers({ json: (v) => JSON.parse(v as string), time: (v) => v as string });
 
-function toSession(r: Row): SessionRecord {
-  return {
-    id: r.id as string,
-    subject: r.subject as string,
-    config: JSON.parse(r.config as string),
-    claims: JSON.parse(r.claims as string),
-    status: r.status as SessionStatus,
-    createdAt: r.created_at as string,
-    endedAt: (r.ended_at as string | null) ?? null,
-    audioMs: Number(r.audio_ms),
-  };
-}
-
-function toSegment(r: Row): SegmentRecord {
-  return {
-    sessionId: r.session_id as string,
-    segmentId: Number(r.segment_id),
-    text: r.text as string,
-    start: Number(r.start_s),
-    end: Number(r.end_s),
-    words: JSON.parse(r.words as string),
-    createdAt: r.created_at as string,
-  };
-}
-
-function toJob(r: Row): JobRecord {
-  return {
-    id: r.id as string,
-    sessionId: r.session_id as string,
-    scope: r.scope as JobRecord["scope"],
-    segmentFrom: r.segment_from === null ? null : Number(r.segment_from),
-    segmentTo: r.segment_to === null ? null : Number(r.segment_to),
-    status: r.status as JobStatus,
-    attempts: Number(r.attempts),
-    lastError: (r.last_error as string | null) ?? null,
-    runAfter: r.run_after as string,
-    lockedBy: (r.locked_by as string | null) ?? null,
-    createdAt: r.created_at as string,
-    updatedAt: r.updated_at as string,
-  };
-}
-
-function toLesson(r: Row): LessonRecord {
-  return {
-    id: r.id as string,
-    title: r.title as string,
-    level: (r.level as string | null) ?? null,
-    tags: JSON.parse(r.tags as string),
-    body: r.body as string,
-    url: (r.url as string | null) ?? null,
-    contentHash: r.content_hash as string,
-    updatedAt: r.updated_at as string,
-  };
-}
 
 export interface SqliteOptions {
   /** File path, or ":memory:" for a private throwaway database. */
