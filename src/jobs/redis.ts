@@ -129,7 +129,7 @@ export class RedisAnalysisQueue implements AnalysisQueue {
     try {
       await withTimeout(
         this.sub.connect().then(() => this.sub.subscribe(reportChannel(config))),
-        10_000,
+        config.queue.connectTimeoutMs,
         "subscribing to reports",
       );
     } catch (err) {
@@ -148,7 +148,7 @@ export class RedisAnalysisQueue implements AnalysisQueue {
     this.metrics.emit({ type: "job.enqueued", scope: req.scope });
     this.outstanding.set(job.id, job.sessionId);
     try {
-      await withTimeout(schedule(this.queue, job), 5000, "adding the job to Redis");
+      await withTimeout(schedule(this.queue, job), this.deps.config.queue.enqueueTimeoutMs, "adding the job to Redis");
     } catch (err) {
       // The row is stored: a worker's sweep adds it to Redis later, so the learner still gets it.
       this.deps.log.warn({ job: job.id, err: (err as Error).message }, "could not add the analysis job to Redis; the workers' store sweep will");
