@@ -282,6 +282,8 @@ export const ConfigSchema = z.object({
        */
       maxDeferMs: ms(300000),
     })
+    // A base above the cap would make every wait the cap: refused rather than silently ignored.
+    .refine((a) => a.retryBaseMs <= a.retryMaxMs, { path: ["retryBaseMs"], message: "must not exceed analysis.retryMaxMs (PARLANCE_ANALYSIS_RETRY_MAX_MS)" })
     .prefault({}),
 
   store: z
