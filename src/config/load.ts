@@ -58,10 +58,36 @@ function readConfigFile(file: string): Tree {
   }
 }
 
+/**
+ * Keys of a config file that name no setting (a typo, or a setting that was never there) are
+ * refused: zod would drop them, and the operator would run on a default they think they changed.
+ */
+function refuseUnknownKeys(tree: Tree, file: string): void {
+  const sections = new Set(FIELDS.flatMap((f) => f.path.slice(0, -1).map((_, i) => f.path.slice(0, i + 1).join("."))));
+  const removed = new Set(REMOVED_SETTINGS.map((r) => r.key));
+  const unknown: string[] = [];
+  const visit = (node: Tree, path: string[]) => {
+    for (const [k, v] of Object.entries(node)) {
+      const key = [...path, k].join(".");
+      if (fieldByKey.has(key) || removed.has(key)) continue;
+      if (!sections.has(key)) unknown.push(key);
+      else if (v && typeof v === "object" && !Array.isArray(v)) visit(v as Tree, [...path, k]); // else: the schema names the wrong type
+    }
+  };
+  visit(tree, []);
+  if (unknown.length) {
+    throw new ConfigError(
+      `config file ${file}: no such setting${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")} (docs/configuration.md lists them)`,
+      unknown.map((key) => ({ key, message: "no such setting" })),
+    );
+  }
+}
+
 export function loadConfig(opts: LoadOptions = {}): Config {
   const env = opts.env ?? process.env;
   const file = opts.configFile ?? env.PARLANCE_CONFIG;
   let tree: Tree = file ? readConfigFile(resolve(file)) : {};
+  if (file) refuseUnknownKeys(tree, resolve(file));
 
   const fromEnv: Tree = {};
   for (const f of FIELDS) {
