@@ -29,6 +29,7 @@ export function registerWorkerCommand(program: Command): void {
         `  queue:       ${redisDisplay(config)} (prefix ${config.queue.prefix})`,
         `  llm:         ${config.llm.provider} ${app.analyzer.modelName}, concurrency ${config.analysis.concurrency}`,
         `  store:       ${app.store.kind}`,
+        `  metrics:     ${app.metricsUrl}`,
       ].join("\n") + "\n\n",
     );
 

@@ -127,6 +127,8 @@ export const ConfigSchema = z.object({
       port: z.coerce.number().int().min(0).max(65535).optional(),
       /** Address of the separate /metrics listener (with `port`). */
       host: z.string().default("127.0.0.1"),
+      /** `parlance worker`'s /metrics listener, at host:workerPort (same token rule as `port`); 0 = any free port. */
+      workerPort: z.coerce.number().int().min(0).max(65535).default(9465),
     })
     .prefault({}),
 
@@ -170,6 +172,14 @@ export const ConfigSchema = z.object({
       maxSessionsPerSubject: z.coerce.number().int().min(0).default(4),
       /** Least time between two `reauth` verifications on one session. */
       reauthMinIntervalMs: ms(1000),
+      /** Least time between two repeats of one non-fatal notice (audio dropped, reauth ignored) on a session. */
+      noticeIntervalMs: ms(1000),
+      /** HTTP: a request whose headers have not all arrived by then is answered 408 and closed. */
+      httpHeadersTimeoutMs: z.coerce.number().int().positive().default(10000),
+      /** HTTP: a whole request (headers and body) must arrive within this. */
+      httpRequestTimeoutMs: z.coerce.number().int().positive().default(30000),
+      /** A refused upgrade's answer is written, then its socket is dropped after this even if the peer never reads. */
+      refusedUpgradeGraceMs: z.coerce.number().int().positive().default(1000),
     })
     .prefault({}),
 
@@ -197,8 +207,8 @@ export const ConfigSchema = z.object({
 
   stt: z
     .object({
-      /** `embedded` = whisper.cpp in the gateway, `remote` = an OpenAI-compatible STT server, `fake` = scripted (tests). */
-      engine: z.enum(["embedded", "remote", "fake"]).default("embedded"),
+      /** A name in the STT engine registry (src/stt/engines.ts): embedded, remote, fake, or one registered there. */
+      engine: z.string().min(1).default("embedded"),
       /** Embedded Whisper model: a catalogue name (`tiny.en`, `base.en`) or a ggml file in the models dir, or a path. */
       model: z.string().default("tiny.en"),
       threads: z.coerce.number().int().min(0).default(0), // 0 = decide from cores
@@ -207,8 +217,14 @@ export const ConfigSchema = z.object({
       apiKey: optionalString,
       /** Remote: the model name sent to the STT server. */
       remoteModel: z.string().default("whisper-1"),
-      // Floors: below 100 ms a decode cannot finish before the next is due; a window under 2 s
-      // holds too little speech for Whisper.
+      /** Remote engine: one transcription request may take this long before it fails (retryable). */
+      remoteTimeoutMs: ms(30000, 1),
+      /** Remote engine: requests in flight at once when stt.maxStreams is 0 (the server's slots). */
+      remoteConcurrency: z.coerce.number().int().min(1).default(4),
+      /** Remote engine: sessions admitted when stt.maxStreams is 0 (no measurement: the server's cost is not ours to time). */
+      remoteStreams: z.coerce.number().int().min(1).default(16),
+      // Below these floors a decode could not finish before the next one is due (update
+      // cadence), or a window holds too little speech for Whisper (maxWindowMs).
       /** Decode cadence: every this much new audio with speech, the window is decoded and a `partial` sent. */
       updateMs: ms(1000, 100),
       /** The first decode after silence, this soon after speech starts (the first partial). */
@@ -217,6 +233,10 @@ export const ConfigSchema = z.object({
       maxWindowMs: ms(15000, 2000),
       /** Silence after speech that ends an utterance (its words committed, `utterance_end`). */
       utteranceEndMs: ms(1200, 100),
+      /** Audio kept before detected speech, so the first syllable is not cut. */
+      preRollMs: ms(300),
+      /** Speech events a session may leave unread before its stream fails (a stalled consumer). */
+      maxPendingEvents: z.coerce.number().int().min(16).default(1024),
       maxStreams: z.coerce.number().int().min(0).default(0), // 0 = measure capacity at start
       /** `trim`: the encoder sees only the window's audio (faster); `full`: always 30 s, as Whisper was trained. */
       audioCtx: z.enum(["trim", "full"]).default("trim"),
@@ -235,6 +255,10 @@ export const ConfigSchema = z.object({
       logprobThreshold: z.coerce.number().optional(),
       /** Segments whose no-speech probability is above this are dropped (the other guard of the pair above). */
       noSpeechThreshold: z.coerce.number().min(0).max(1).default(0.6),
+      /** Whisper's silence rule: no-speech probability above noSpeechThreshold and mean log-probability below this. */
+      noSpeechLogprobThreshold: z.coerce.number().default(-1),
+      /** Drop segments that are exactly a known silence phrase ("Thanks for watching", src/stt/hallucinations.ts). */
+      suppressHallucinations: bool.default(true),
     })
     .prefault({}),
 

@@ -109,6 +109,7 @@ test("two gateways + a worker on real Redis and PostgreSQL: the worker's report 
     // the LLM, and the test is about the LLM path through the worker.
     PARLANCE_ANALYSIS_CONFIDENCE_THRESHOLD: "0",
     PARLANCE_ANALYSIS_MIN_WORDS: "1",
+    PARLANCE_METRICS_WORKER_PORT: "0", // workers' /metrics on a free port, never one another run holds
     ...extra,
   });
 
