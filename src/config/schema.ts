@@ -82,7 +82,7 @@ export const ConfigSchema = z.object({
       /** A fetched key set is used for at most this long before it is fetched again. */
       jwksCacheMaxAgeMs: ms(600000),
       /** A key set fetch not answered by then fails closed. */
-      jwksTimeoutMs: ms(5000),
+      jwksTimeoutMs: ms(5000, 1),
       /** A JWKS response larger than this is aborted while it streams (real key sets are a few KB). */
       jwksMaxBytes: z.coerce.number().int().positive().default(256 * 1024),
       /** A JWKS with more keys than this is refused (providers publish a handful during rotation). */
@@ -275,7 +275,7 @@ export const ConfigSchema = z.object({
       threads: z.coerce.number().int().min(0).default(0),
       /** Context window in tokens (embedded, ollama). */
       contextSize: z.coerce.number().int().positive().default(4096),
-      /** Per LLM call. */
+      /** Per LLM call; 0 = no timeout. */
       timeoutMs: ms(120000),
       /** Sampling temperature; 0 = deterministic. */
       temperature: z.coerce.number().min(0).max(2).default(0),
