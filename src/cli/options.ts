@@ -22,5 +22,5 @@ export function configFromCommand(cmd: Command, overrides: Record<string, unknow
     const v = opts[camel(f.flag)];
     if (v !== undefined) flags[f.key] = v;
   }
-  return loadConfig({ flags: { ...flags, ...overrides }, configFile: opts.config as string | undefined });
+  return loadConfig({ flags: { ...flags, ...overrides }, configFile: opts.config as string | undefined, warn: (w) => console.error(`WARNING: ${w}`) });
 }

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
 import fc from "fast-check";
-import { ConfigError, FIELDS, loadConfig } from "../../src/config/index.js";
+import { ConfigError, FIELDS, NOT_SETTINGS, NOT_SETTING_PREFIXES, REMOVED_SETTINGS, loadConfig } from "../../src/config/index.js";
 
 function withFile<T>(tree: unknown, fn: (file: string) => T): T {
   const dir = mkdtempSync(join(tmpdir(), "parlance-config-"));
@@ -49,5 +49,27 @@ test("generated keys that name no setting are refused, at the top level and insi
       );
     }),
     { numRuns: 200, seed: 1414 },
+  );
+});
+
+test("a PARLANCE_* variable that is no setting is warned about by name, with the setting it resembles", () => {
+  const warnings: string[] = [];
+  const c = loadConfig({ env: { PARLANCE_STT_UPDATEMS: "500", PARLANCE_STT_UPDATE_MS: "800", PARLANCE_URL: "wss://x", PARLANCE_TEST_DATABASE_URL: "y", HOME: "/root" }, warn: (w) => warnings.push(w) });
+  assert.equal(c.stt.updateMs, 800);
+  assert.deepEqual(warnings, ["PARLANCE_STT_UPDATEMS is not a setting (PARLANCE_STT_UPDATE_MS?); ignored (docs/configuration.md lists them)"]);
+  // Every setting's own name passes without a word.
+  const quiet: string[] = [];
+  loadConfig({ env: Object.fromEntries(FIELDS.filter((f) => f.kind === "boolean").map((f) => [f.env, "0"])), warn: (w) => quiet.push(w) });
+  assert.deepEqual(quiet, []);
+  fc.assert(
+    fc.property(fc.stringMatching(/^[A-Z][A-Z0-9_]{0,20}$/), (tail) => {
+      const name = `PARLANCE_${tail}`;
+      fc.pre(!FIELDS.some((f) => f.env === name) && !REMOVED_SETTINGS.some((r) => r.env === name));
+      const seen: string[] = [];
+      loadConfig({ env: { [name]: "x" }, warn: (w) => seen.push(w) });
+      const exempt = NOT_SETTINGS.has(name) || NOT_SETTING_PREFIXES.some((p) => name.startsWith(p));
+      assert.deepEqual(seen.map((w) => w.split(" ")[0]), exempt ? [] : [name]);
+    }),
+    { numRuns: 200, seed: 1416 },
   );
 });
