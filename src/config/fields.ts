@@ -1,5 +1,7 @@
-// Derives each setting's public env name and command-line flag from its path in ConfigSchema, so
-// the schema stays the one list of settings. A few env names are fixed by the public contract.
+// Derives each setting's public env name and command-line flag from its path in ConfigSchema, and
+// reads its default, bounds, enum values and unit back out of the schema, so the schema stays the
+// one list of settings and the one place each default and bound is written (errors, --help and
+// docs/configuration.md all come from here). A few env names are fixed by the public contract.
 import type { z } from "zod";
 import { ConfigSchema } from "./schema.js";
 
