@@ -9,7 +9,7 @@ import { devSecret, mintDevToken } from "./auth/dev.js";
 import { ensureDevCertificate, fingerprint } from "./transport/tls.js";
 import { startGateway, type Gateway } from "./transport/server.js";
 import { Metrics, startMetricsListener } from "./transport/metrics.js";
-import { createRepository, startAudioRetention } from "./store/index.js";
+import { createRepository } from "./store/index.js";
 import type { Repository } from "./store/types.js";
 import { importConfiguredCurriculum } from "./curriculum/startup.js";
 import { createCurriculumRetriever } from "./curriculum/retriever.js";
@@ -17,11 +17,11 @@ import { createSttService } from "./stt/service.js";
 import { createAudioIngest } from "./audio/index.js";
 import type { SttService } from "./stt/types.js";
 import { createAnalyzer } from "./analysis/analyzer.js";
+import { llmProvider } from "./analysis/models/factory.js";
 import { deterministicReport } from "./analysis/analyzer.js";
 import type { Analyzer } from "./analysis/types.js";
-import { LocalAnalysisQueue } from "./jobs/local.js";
-import { recoverInterruptedSessions } from "./jobs/recovery.js";
-import { AnalysisWorker, RedisAnalysisQueue, redisDisplay } from "./jobs/redis.js";
+import { queueFor } from "./jobs/index.js";
+import { AnalysisWorker } from "./jobs/redis.js";
 import type { AnalysisQueue } from "./jobs/types.js";
 import type { Logger } from "./util/log.js";
 import type { MetricsSink } from "./metrics/events.js";
@@ -39,7 +39,7 @@ export interface App {
   close(graceMs?: number): Promise<void>;
 }
 
-/** provider "fake": reports with the deterministic parts only (no LLM), for tests and LLM-less setups. */
+/** A provider that writes no feedback ("fake"): reports with the deterministic parts only, for tests and LLM-less setups. */
 function deterministicAnalyzer(config: Config): Analyzer {
   return {
     modelName: "none",
@@ -49,7 +49,7 @@ function deterministicAnalyzer(config: Config): Analyzer {
 }
 
 export async function buildAnalyzer(config: Config, store: Repository, log: Logger, metrics?: MetricsSink): Promise<Analyzer> {
-  if (config.llm.provider === "fake") return deterministicAnalyzer(config);
+  if (!llmProvider(config.llm.provider).capabilities.writesFeedback) return deterministicAnalyzer(config);
   const retriever = createCurriculumRetriever(store);
   const analyzer = await createAnalyzer(config, { logger: log, retriever });
   // In the background: the prompt prefix is evaluated once per process, before the first report.
@@ -93,10 +93,6 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const store = await createRepository(config, log);
     onClose("store", () => store.close());
     await importConfiguredCurriculum(store, config, log); // logs its own summary
-    if (config.store.keepAudio) {
-      const retention = startAudioRetention(store, config, log);
-      onClose("audio retention", async () => retention.stop());
-    }
 
     let stt: SttService | null = null;
     let sttUnavailable: string | null = null;
@@ -117,27 +113,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     if (analyzer) onClose("analyzer", () => analyzer.close());
     // Core policy: live transcription first; an embedded LLM keeps to the cores it leaves.
     if (analyzer?.setSttThreads && stt) stt.onThreadDemand((n) => analyzer.setSttThreads!(n));
-    let queue: LocalAnalysisQueue | RedisAnalysisQueue;
-    let inProcessWorker: AnalysisWorker | null = null;
-    if (config.queue.redisUrl) {
-      const redisQueue = new RedisAnalysisQueue({ repo: store, config, log, metrics });
-      queue = redisQueue;
-      onClose("analysis queue", () => redisQueue.close());
-      await redisQueue.start();
-      if (analyzer) {
-        const w = new AnalysisWorker({ repo: store, analyzer, config, log, metrics });
-        inProcessWorker = w;
-        onClose("analysis worker", () => w.close(0));
-        await w.start();
-      }
-      log.info({ redis: redisDisplay(config), prefix: config.queue.prefix, role: config.queue.role }, "analysis jobs go through Redis");
-      // No start-up recovery here: with several gateways on one store this one cannot tell its
-      // own dead sessions from the others' live ones; workers recover them by age (recovery.ts).
-    } else {
-      queue = new LocalAnalysisQueue({ repo: store, analyzer, config, log, metrics });
-      await queue.start();
-      await recoverInterruptedSessions(store, queue, log);
-    }
+    const analysis = await queueFor(config).start({ repo: store, analyzer, config, log, metrics });
+    onClose("analysis queue", () => analysis.stop(0));
+    const queue = analysis.queue;
 
     const gateway = await startGateway(config, {
       log,
@@ -167,8 +145,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         // Running analyses get what is left of the grace period; unfinished ones resume on restart
         // (or, with Redis, on another worker once their lock expires).
         const left = Math.max(0, graceMs - (Date.now() - started));
-        if (inProcessWorker) await inProcessWorker.close(left);
-        if (queue instanceof LocalAnalysisQueue) await queue.close(left);
+        await analysis.stop(left);
         for (const c of closers.reverse()) await c.fn().catch((err: unknown) => log.error({ err, step: c.name }, "shutdown step failed"));
       },
     };

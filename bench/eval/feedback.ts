@@ -23,7 +23,7 @@ import { loadConfig } from "../../src/config/index.js";
 import { createAnalyzer, type AnalysisDetail } from "../../src/analysis/analyzer.js";
 import { PROMPT_VERSION, PROMPT_VERSIONS, type PromptVersion } from "../../src/analysis/chain.js";
 import { createLlmBackend } from "../../src/analysis/models/factory.js";
-import type { ChatNodeLlamaCpp } from "../../src/analysis/models/embedded.js";
+import { ChatNodeLlamaCpp } from "../../src/analysis/models/embedded.js";
 import { GATES, postCheckErrors, type Gate } from "../../src/analysis/postcheck.js";
 import { createLogger, silentLogger } from "../../src/util/log.js";
 import type { Word } from "../../src/protocol/messages.js";
@@ -161,7 +161,8 @@ let timedOut = 0;
 const ttfts: number[] = [];
 const inTokens: number[] = [];
 const outTokens: number[] = [];
-const runtime = backend.provider === "embedded" ? ((await backend.chatModel()) as ChatNodeLlamaCpp).runtime : null;
+const chat = await backend.chatModel();
+const runtime = chat instanceof ChatNodeLlamaCpp ? chat.runtime : null;
 async function run(kind: string, id: string, words: Word[]): Promise<AnalysisDetail | null> {
   const t = performance.now();
   const d = await analyzer.analyzeDetailed({ sessionId: id, language: "en", words, task: kind === "gec" || kind === "false_flag" ? "Written learner sentence (evaluation)" : "Talk about your day." }).catch((err: Error) => {

@@ -184,7 +184,7 @@ export class LlmAnalyzer implements Analyzer {
    */
   async waitForFreeCore(sessionId: string, signal?: AbortSignal): Promise<void> {
     const maxMs = this.config.analysis.maxDeferMs;
-    if (this.backend.provider !== "embedded" || maxMs <= 0 || !this.sttNeedsEveryCore) return;
+    if (!this.backend.capabilities.sharesCores || maxMs <= 0 || !this.sttNeedsEveryCore) return;
     this.deps.logger.info({ sessionId, stt_threads: this.sttThreads, max_ms: maxMs }, "analysis waits for a core that live transcription does not need");
     const started = Date.now();
     await new Promise<void>((resolve) => {

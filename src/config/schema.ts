@@ -264,8 +264,8 @@ export const ConfigSchema = z.object({
 
   llm: z
     .object({
-      /** Who writes the feedback report: `embedded` (node-llama-cpp), `ollama`, `openai` (vLLM, llama-server, ...), `fake` (tests). */
-      provider: z.enum(["embedded", "ollama", "openai", "fake"]).default("embedded"),
+      /** Who writes the feedback report, a registered provider (analysis/models/factory.ts): `embedded` (node-llama-cpp), `ollama`, `openai` (vLLM, llama-server, ...), `fake` (tests). */
+      provider: z.string().min(1).default("embedded"),
       model: z.string().optional(), // GGUF name/path (embedded) or model name (remote)
       /** The LLM server (ollama, openai). */
       baseUrl: z.url().optional(),
@@ -313,10 +313,6 @@ export const ConfigSchema = z.object({
   store: z
     .object({
       databaseUrl: optionalString, // postgres://... ; absent = SQLite in the data dir
-      /** Keep each session's raw audio in the store. */
-      keepAudio: bool.default(false),
-      /** Kept audio older than this is purged. */
-      audioRetentionDays: z.coerce.number().int().positive().default(30),
     })
     .prefault({}),
 

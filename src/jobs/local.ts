@@ -11,9 +11,23 @@ import { noMetrics, type MetricsSink } from "../metrics/events.js";
 import { background } from "../util/background.js";
 import { settleWithin } from "../util/timeout.js";
 import type { Logger } from "../util/log.js";
-import type { AnalysisQueue, EnqueueRequest } from "./types.js";
+import type { AnalysisQueue, EnqueueRequest, QueueEntry } from "./types.js";
+import { recoverInterruptedSessions } from "./recovery.js";
 import { processJob } from "./process.js";
 import { ReportListeners, type ReportListener } from "./listeners.js";
+
+/**
+ * No Redis: jobs run in this process from the store. At start-up every `streaming` session was
+ * this process's own (one gateway per store), so they are recovered at once.
+ */
+export const localQueue: QueueEntry = {
+  async start(deps) {
+    const queue = new LocalAnalysisQueue(deps);
+    await queue.start();
+    await recoverInterruptedSessions(deps.repo, queue, deps.log);
+    return { queue, stop: (graceMs) => queue.close(graceMs) };
+  },
+};
 
 export class LocalAnalysisQueue implements AnalysisQueue {
   readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 6)}`;

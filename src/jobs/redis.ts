@@ -10,13 +10,14 @@ import { Queue, Worker, DelayedError, type Job } from "bullmq";
 import { Redis } from "ioredis";
 import type { Config } from "../config/index.js";
 import type { Analyzer } from "../analysis/types.js";
-import type { Report } from "../protocol/report.js";
+import { z } from "zod";
+import { Report } from "../protocol/report.js";
 import type { JobRecord, Repository } from "../store/types.js";
 import { noMetrics, type MetricsSink } from "../metrics/events.js";
 import { background } from "../util/background.js";
 import { settleWithin, withTimeout } from "../util/timeout.js";
 import type { Logger } from "../util/log.js";
-import type { AnalysisQueue, EnqueueRequest } from "./types.js";
+import type { AnalysisQueue, EnqueueRequest, QueueEntry } from "./types.js";
 import { backoffMs, processJob, type JobOutcome } from "./process.js";
 import { recoverInterruptedSessions } from "./recovery.js";
 import { ReportListeners, type ReportListener } from "./listeners.js";
@@ -28,11 +29,9 @@ interface BullData {
   sessionId: string;
 }
 
-interface ReportMessage {
-  sessionId: string;
-  jobId: string;
-  report: Report;
-}
+/** What workers publish on the report channel; gateways parse it (any client of that Redis can publish). */
+const ReportMessage = z.object({ sessionId: z.string().min(1), jobId: z.string().min(1), report: Report });
+type ReportMessage = z.infer<typeof ReportMessage>;
 
 export const reportChannel = (config: Config) => `${config.queue.prefix}:${QUEUE_NAME}:reports`;
 
@@ -63,6 +62,35 @@ async function schedule(queue: Queue, job: Pick<JobRecord, "id" | "sessionId" | 
 function newQueue(config: Config): Queue {
   return new Queue(QUEUE_NAME, { connection: { url: redisUrl(config) }, prefix: config.queue.prefix });
 }
+
+/**
+ * Redis (queue.redisUrl): this process enqueues on BullMQ and, with an analyzer (role "all"),
+ * also runs a worker. No start-up recovery: with several gateways on one store this one cannot
+ * tell its own dead sessions from the others' live ones; workers recover them by age (recovery.ts).
+ */
+export const redisQueue: QueueEntry = {
+  async start(deps) {
+    const { analyzer, config, log } = deps;
+    const queue = new RedisAnalysisQueue(deps);
+    let worker: AnalysisWorker | null = null;
+    const stop = async (graceMs: number) => {
+      await worker?.close(graceMs);
+      await queue.close();
+    };
+    try {
+      await queue.start();
+      if (analyzer) {
+        worker = new AnalysisWorker({ ...deps, analyzer });
+        await worker.start();
+      }
+    } catch (err) {
+      await stop(0).catch(() => undefined);
+      throw err;
+    }
+    log.info({ redis: redisDisplay(config), prefix: config.queue.prefix, role: config.queue.role }, "analysis jobs go through Redis");
+    return { queue, stop };
+  },
+};
 
 /**
  * The gateway side: persists jobs, hands them to Redis, and delivers the reports workers publish
@@ -135,15 +163,20 @@ export class RedisAnalysisQueue implements AnalysisQueue {
   }
 
   private onMessage(text: string) {
-    let msg: ReportMessage;
+    let json: unknown;
     try {
-      msg = JSON.parse(text) as ReportMessage;
+      json = JSON.parse(text);
     } catch {
-      this.deps.log.warn("unparsable report message on the Redis channel");
+      json = undefined;
+    }
+    const msg = ReportMessage.safeParse(json);
+    if (!msg.success) {
+      const problem = json === undefined ? "not JSON" : msg.error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`).join("; ");
+      this.deps.log.warn({ problem, bytes: text.length }, "refused a message on the Redis report channel that is not a report message");
+      this.metrics.emit({ type: "job.report_message_refused" });
       return;
     }
-    if (typeof msg.sessionId !== "string" || typeof msg.jobId !== "string" || !msg.report) return;
-    this.deliver(msg.sessionId, msg.jobId, msg.report);
+    this.deliver(msg.data.sessionId, msg.data.jobId, msg.data.report);
   }
 
   private deliver(sessionId: string, jobId: string, report: Report) {

@@ -68,7 +68,9 @@ export type JobEvent =
   | { type: "job.failed"; durationMs: number }
   | { type: "job.retry_scheduled" }
   /** Jobs waiting, as last counted in the store. */
-  | { type: "job.queue_depth"; pending: number };
+  | { type: "job.queue_depth"; pending: number }
+  /** A message on the Redis report channel that is not a report message (refused, logged). */
+  | { type: "job.report_message_refused" };
 
 /** Failures no caller awaits: an exception caught at a network entry point, a background promise. */
 export type ErrorEvent =

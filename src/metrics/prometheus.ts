@@ -104,6 +104,7 @@ export class Metrics implements MetricsSink {
     "Time an analysis job waited from enqueue (or its retry time) until a runner took it",
     [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],
   );
+  readonly refusedReportMessages = this.counter("parlance_report_messages_refused_total", "Messages on the Redis report channel that were not report messages");
   readonly analysisSeconds = this.histogram("parlance_analysis_seconds", "Analysis duration", [0.5, 1, 2, 5, 10, 20, 40, 80, 160]);
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
@@ -132,87 +133,58 @@ export class Metrics implements MetricsSink {
   }
 
   emit(e: MetricEvent): void {
-    switch (e.type) {
-      case "stt.decode":
-        this.decodeSeconds.observe(e.decodeMs / 1000);
-        this.decodeQueueWait.observe(e.queueWaitMs / 1000);
-        this.decodedAudio.inc(e.audioSeconds);
-        return;
-      case "stt.decode_failed":
-        return this.decodeFailures.inc({ retryable: String(e.retryable) });
-      case "stt.partials_skipped":
-        return this.skippedPartials.inc(e.count);
-      case "stt.loop_cut":
-        return this.loopsCut.inc();
-      case "stt.guard_drop":
-        return this.guardDrops.inc({ verdict: e.verdict });
-      case "stt.lag":
-        return this.lag.observe(e.lagMs / 1000);
-      case "stt.final":
-        return this.finals.inc();
-      case "session.state":
-        if (e.from) this.connections.dec({ state: e.from });
-        else this.sessionsOpened.inc();
-        if (e.to) this.connections.inc({ state: e.to });
-        return;
-      case "session.closed":
-        return this.closes.inc({ code: String(e.code) });
-      case "session.bytes_in":
-        return this.bytesIn.inc({ kind: e.kind }, e.bytes);
-      case "session.bytes_out":
-        return this.bytesOut.inc(e.bytes);
-      case "session.message_in":
-        return this.messagesIn.inc({ type: e.kind });
-      case "session.message_out":
-        return this.messagesOut.inc({ type: e.kind });
-      case "session.rate_limited":
-        return this.rateLimited.inc({ what: e.what });
-      case "session.busy":
-        return this.busyRejections.inc();
-      case "session.audio_dropped":
-        return this.droppedAudio.inc({ reason: e.reason }, e.seconds);
-      case "session.bad_audio_frame":
-        return this.badAudioFrames.inc({ code: e.code });
-      case "session.partial_dropped":
-        return this.droppedPartials.inc();
-      case "session.slow_consumer_closed":
-        return this.slowConsumerCloses.inc();
-      case "auth.failure":
-        return this.authFailures.inc({ reason: e.reason });
-      case "transport.upgrade_rejected":
-        return this.rejected.inc({ reason: e.reason });
-      case "transport.request_refused":
-        return this.refusedRequests.inc({ status: String(e.status) });
-      case "transport.pending_tls":
-        return this.pendingTls.set(e.count);
-      case "transport.upgrading":
-        return this.upgrading.set(e.count);
-      case "rest.request":
-        this.restRequests.inc({ route: e.route, method: e.method, status: String(e.status) });
-        this.restSeconds.observe({ route: e.route }, e.durationMs / 1000);
-        return;
-      case "job.enqueued":
-        return this.analysisEnqueued.inc({ scope: e.scope });
-      case "job.started":
-        return this.analysisQueueWait.observe(e.queueWaitMs / 1000);
-      case "job.done":
-        this.analysisJobs.inc({ outcome: e.outcome });
-        this.analysisSeconds.observe(e.durationMs / 1000);
-        return;
-      case "job.failed":
-        return this.analysisJobs.inc({ outcome: "failed" });
-      case "job.retry_scheduled":
-        return this.analysisRetries.inc();
-      case "job.queue_depth":
-        return this.queueDepth.set(e.pending);
-      case "error.handler":
-        return this.handlerErrors.inc({ where: e.where });
-      case "error.background":
-        return this.backgroundFailures.inc({ what: e.what });
-      default: {
-        const never: never = e;
-        return never;
-      }
-    }
+    (this.handlers[e.type] as (e: MetricEvent) => void)(e);
   }
+
+  /** Event type -> the series it moves. A mapped type: an event type without a handler does not compile. */
+  private readonly handlers: { [T in MetricEvent["type"]]: (e: Extract<MetricEvent, { type: T }>) => void } = {
+    "stt.decode": (e) => {
+      this.decodeSeconds.observe(e.decodeMs / 1000);
+      this.decodeQueueWait.observe(e.queueWaitMs / 1000);
+      this.decodedAudio.inc(e.audioSeconds);
+    },
+    "stt.decode_failed": (e) => this.decodeFailures.inc({ retryable: String(e.retryable) }),
+    "stt.partials_skipped": (e) => this.skippedPartials.inc(e.count),
+    "stt.loop_cut": () => this.loopsCut.inc(),
+    "stt.guard_drop": (e) => this.guardDrops.inc({ verdict: e.verdict }),
+    "stt.lag": (e) => this.lag.observe(e.lagMs / 1000),
+    "stt.final": () => this.finals.inc(),
+    "session.state": (e) => {
+      if (e.from) this.connections.dec({ state: e.from });
+      else this.sessionsOpened.inc();
+      if (e.to) this.connections.inc({ state: e.to });
+    },
+    "session.closed": (e) => this.closes.inc({ code: String(e.code) }),
+    "session.bytes_in": (e) => this.bytesIn.inc({ kind: e.kind }, e.bytes),
+    "session.bytes_out": (e) => this.bytesOut.inc(e.bytes),
+    "session.message_in": (e) => this.messagesIn.inc({ type: e.kind }),
+    "session.message_out": (e) => this.messagesOut.inc({ type: e.kind }),
+    "session.rate_limited": (e) => this.rateLimited.inc({ what: e.what }),
+    "session.busy": () => this.busyRejections.inc(),
+    "session.audio_dropped": (e) => this.droppedAudio.inc({ reason: e.reason }, e.seconds),
+    "session.bad_audio_frame": (e) => this.badAudioFrames.inc({ code: e.code }),
+    "session.partial_dropped": () => this.droppedPartials.inc(),
+    "session.slow_consumer_closed": () => this.slowConsumerCloses.inc(),
+    "auth.failure": (e) => this.authFailures.inc({ reason: e.reason }),
+    "transport.upgrade_rejected": (e) => this.rejected.inc({ reason: e.reason }),
+    "transport.request_refused": (e) => this.refusedRequests.inc({ status: String(e.status) }),
+    "transport.pending_tls": (e) => this.pendingTls.set(e.count),
+    "transport.upgrading": (e) => this.upgrading.set(e.count),
+    "rest.request": (e) => {
+      this.restRequests.inc({ route: e.route, method: e.method, status: String(e.status) });
+      this.restSeconds.observe({ route: e.route }, e.durationMs / 1000);
+    },
+    "job.enqueued": (e) => this.analysisEnqueued.inc({ scope: e.scope }),
+    "job.started": (e) => this.analysisQueueWait.observe(e.queueWaitMs / 1000),
+    "job.done": (e) => {
+      this.analysisJobs.inc({ outcome: e.outcome });
+      this.analysisSeconds.observe(e.durationMs / 1000);
+    },
+    "job.failed": () => this.analysisJobs.inc({ outcome: "failed" }),
+    "job.retry_scheduled": () => this.analysisRetries.inc(),
+    "job.queue_depth": (e) => this.queueDepth.set(e.pending),
+    "job.report_message_refused": () => this.refusedReportMessages.inc(),
+    "error.handler": (e) => this.handlerErrors.inc({ where: e.where }),
+    "error.background": (e) => this.backgroundFailures.inc({ what: e.what }),
+  };
 }

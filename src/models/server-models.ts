@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { modelsDir, type Config } from "../config/index.js";
-import { resolveModelPath as resolveLlmPath } from "../analysis/models/factory.js";
+import { llmProvider } from "../analysis/models/factory.js";
 import { resolveModelPath as resolveWhisperPath } from "../stt/models.js";
 import { sttEngine } from "../stt/engines.js";
 import { findEntry, type CatalogueEntry, type ModelKind } from "./catalogue.js";
@@ -37,8 +37,10 @@ export function serverModels(config: Config): ServerModel[] {
     }
     out.push({ kind: "whisper", setting: "PARLANCE_STT_MODEL", path, present, entry: entry?.kind === "whisper" ? entry : undefined });
   }
-  if (config.llm.provider === "embedded" && config.queue.role === "all") {
-    const path = resolveLlmPath(config);
+  // role "gateway" never loads the LLM, whatever llm.provider says.
+  const llm = config.queue.role === "all" ? llmProvider(config.llm.provider) : null;
+  if (llm?.localModel) {
+    const path = llm.localModel(config);
     const entry = config.llm.model && /[\\/]/.test(config.llm.model) ? undefined : findEntry(path);
     out.push({ kind: "llm", setting: "PARLANCE_LLM_MODEL", path, present: existsSync(path), entry: entry?.kind === "llm" ? entry : undefined });
   }

@@ -2,7 +2,7 @@
 export class StoreError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = "StoreError";
+    this.name = new.target.name; // each subclass's own name, without a constructor of its own
   }
 }
 
@@ -10,22 +10,11 @@ export class StoreError extends Error {
 export class NotFoundError extends StoreError {
   constructor(what: string, id: string) {
     super(`${what} ${id} not found`);
-    this.name = "NotFoundError";
   }
 }
 
 /** Input rejected before it reaches the database. */
-export class InvalidRecordError extends StoreError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "InvalidRecordError";
-  }
-}
+export class InvalidRecordError extends StoreError {}
 
 /** A stored row fails its schema on the way out (edited by hand, written by an incompatible version). */
-export class CorruptRecordError extends StoreError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = "CorruptRecordError";
-  }
-}
+export class CorruptRecordError extends StoreError {}

@@ -3,6 +3,8 @@
 import type { CommittedSegment } from "../domain/segment.js";
 import type { StreamConfig, Word } from "../protocol/messages.js";
 import type { Report } from "../protocol/report.js";
+import type { Config } from "../config/schema.js";
+import type { Logger } from "../util/log.js";
 
 export type SessionStatus = "streaming" | "ended" | "interrupted" | "deleted";
 
@@ -25,6 +27,16 @@ export interface SegmentRecord extends CommittedSegment {
 }
 
 export type JobStatus = "pending" | "running" | "done" | "failed";
+
+/**
+ * One store implementation in the registry (store/index.ts): `schemes` are the store.databaseUrl
+ * schemes it serves ("postgres" for postgres://...); `schemes` empty = the store used when no URL
+ * is set (one such entry). `create` returns an unmigrated repository.
+ */
+export interface StoreEntry {
+  readonly schemes: readonly string[];
+  create(config: Config, logger: Logger): Repository;
+}
 
 export interface JobRecord {
   id: string;
@@ -110,10 +122,6 @@ export interface Repository {
   getReport(sessionId: string): Promise<{ jobId: string; report: Report } | null>;
   listReports(sessionId: string): Promise<{ jobId: string; report: Report }[]>;
 
-  /** Raw audio, only when store.keepAudio is on. */
-  appendAudio(sessionId: string, seq: number, pcm16k: Buffer): Promise<void>;
-  getAudio(sessionId: string): Promise<Buffer | null>;
-  purgeAudio(olderThan: Date): Promise<number>;
 
   upsertLesson(l: Omit<LessonRecord, "updatedAt">): Promise<"inserted" | "updated" | "unchanged">;
   getLesson(id: string): Promise<LessonRecord | null>;

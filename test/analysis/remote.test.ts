@@ -194,11 +194,13 @@ test("empty, 2-word and all-uncertain transcripts: unusable, zero errors, the LL
 
 test("core policy: an embedded LLM waits while live transcription needs every core, then runs; remote never waits", async () => {
   const cores = availableParallelism();
-  // The remote backend, presented as embedded: what is under test is the analyzer's wait, not
-  // llama.cpp (test/analysis/embedded.test.ts covers the real runtime).
+  // The remote backend with the capability the policy reads (sharesCores), whatever its name:
+  // what is under test is the analyzer's wait, not llama.cpp (test/analysis/embedded.test.ts
+  // covers the real runtime).
   const cfg = ConfigSchema.parse({ ...config(fake.port), analysis: { maxDeferMs: 60_000 } });
   const remote = createLlmBackend(cfg, silentLogger);
-  const asEmbedded = { ...remote, provider: "embedded" as const };
+  const asEmbedded = { ...remote, capabilities: { ...remote.capabilities, sharesCores: true } };
+  assert.equal(asEmbedded.provider, "openai", "the name stays a remote one: only the capability changed");
   const budgets: number[] = [];
   asEmbedded.setThreadBudget = (n: number) => void budgets.push(n);
   const analyzer = await createAnalyzer(cfg, { promptVersion: "feedback-v1", logger: silentLogger, backend: asEmbedded });
@@ -219,7 +221,7 @@ test("core policy: an embedded LLM waits while live transcription needs every co
 
   // maxDeferMs bounds the wait; a remote provider does not wait at all.
   const shortCfg = ConfigSchema.parse({ ...config(fake.port), analysis: { maxDeferMs: 200 } });
-  const bounded = await createAnalyzer(shortCfg, { promptVersion: "feedback-v1", logger: silentLogger, backend: { ...createLlmBackend(shortCfg, silentLogger), provider: "embedded" as const } });
+  const bounded = await createAnalyzer(shortCfg, { promptVersion: "feedback-v1", logger: silentLogger, backend: { ...createLlmBackend(shortCfg, silentLogger), capabilities: { sharesCores: true, writesFeedback: true } } });
   bounded.setSttThreads(cores);
   assert.equal((await bounded.analyze({ sessionId: "bounded", language: "en", words: words(SENTENCE) })).llm_status, "ok");
   const plain = await createAnalyzer(cfg, { promptVersion: "feedback-v1", logger: silentLogger });

@@ -39,6 +39,7 @@ const everyEvent: MetricEvent[] = [
   { type: "job.failed", durationMs: 10 },
   { type: "job.retry_scheduled" },
   { type: "job.queue_depth", pending: 4 },
+  { type: "job.report_message_refused" },
   { type: "error.handler", where: "request" },
   { type: "error.background", what: "test" },
 ];

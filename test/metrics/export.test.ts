@@ -5,13 +5,19 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { startTestGateway, tempDir, testConfig } from "../helpers/gateway.js";
+import { authed, startTestGateway, tempDir, testConfig } from "../helpers/gateway.js";
+import { wavChunks } from "../helpers/pipeline.js";
+import { jfkScript } from "../client/_server.js";
 import { startRedis } from "../helpers/redis.js";
 import { send } from "../helpers/request.js";
 import { hsToken } from "../helpers/tokens.js";
 import { https, metricValue, until } from "../faults/_util.js";
 import { streamConfig } from "../store/fixtures.js";
 import { startWorker } from "../../src/app.js";
+import { createAudioIngest } from "../../src/audio/index.js";
+import { Metrics } from "../../src/metrics/index.js";
+import { createSttService } from "../../src/stt/service.js";
+import { FakeTranscriber, timelineResponder } from "../../src/stt/fake.js";
 import { RedisAnalysisQueue } from "../../src/jobs/redis.js";
 import { createRepository } from "../../src/store/index.js";
 import { silentLogger } from "../../src/util/log.js";
@@ -25,13 +31,29 @@ function assertHistogram(text: string, name: string, where: string): void {
   assert.ok(Number.isFinite(metricValue(text, `${name}_count`)), `${where}: ${name}_count`);
 }
 
-test("the gateway's /metrics exports the decode latency and queue wait histograms, and counts REST requests by route", async () => {
+test("the gateway's /metrics: a spoken session's decodes in the decode latency and queue wait histograms; REST requests counted by route", async () => {
   const dataDir = tempDir();
   const env = { PARLANCE_DATA_DIR: dataDir };
   const store = await createRepository(testConfig(env, dataDir), silentLogger);
   after(() => store.close());
-  const gw = await startTestGateway(env, { store });
+  // Wired as app.ts wires it: one Metrics for the gateway and the speech-to-text service.
+  const metrics = new Metrics();
+  const stt = await createSttService(testConfig({ ...env, PARLANCE_STT_ENGINE: "fake" }, dataDir), silentLogger, {
+    transcriber: new FakeTranscriber({ respond: timelineResponder(jfkScript()), delayMs: 5 }),
+    capacityStreams: 4,
+    metrics,
+  });
+  after(() => stt.close());
+  const gw = await startTestGateway({ ...env, PARLANCE_STT_ENGINE: "fake" }, { store, stt, metrics, audio: (cfg) => createAudioIngest(cfg) });
   const token = await hsToken({ sub: "metrics-learner" });
+
+  // A spoken session: its decodes are what the STT histograms observe.
+  const c = await authed(gw, token);
+  await c.next("ready");
+  for (const chunk of wavChunks("jfk.wav").slice(0, 28)) c.ws.send(chunk);
+  await c.next("final", 20_000);
+  c.ws.close();
+  await c.closed;
   assert.equal((await https(gw.url, gw.ca, "GET", "/v1/sessions", token)).status, 200);
   assert.equal((await https(gw.url, gw.ca, "GET", `/v1/sessions/${randomUUID()}`, token)).status, 404);
   assert.equal((await https(gw.url, gw.ca, "GET", "/v1/sessions", "not-a-jwt")).status, 401);
@@ -39,6 +61,10 @@ test("the gateway's /metrics exports the decode latency and queue wait histogram
   const scrape = await https(gw.url, gw.ca, "GET", "/metrics");
   assert.equal(scrape.status, 200);
   for (const name of HISTOGRAMS) assertHistogram(scrape.text, name, "gateway");
+  const decodes = metricValue(scrape.text, "parlance_stt_decode_seconds_count");
+  assert.ok(decodes >= 1, `decodes observed: ${decodes}`);
+  assert.equal(metricValue(scrape.text, "parlance_stt_queue_wait_seconds_count"), decodes, "one queue wait per decode");
+  assert.ok(metricValue(scrape.text, "parlance_stt_decoded_audio_seconds_total") > 0);
   assert.equal(metricValue(scrape.text, "parlance_rest_requests_total", 'route="/v1/sessions",method="GET",status="200"'), 1);
   assert.equal(metricValue(scrape.text, "parlance_rest_requests_total", 'route="/v1/sessions/:id",method="GET",status="404"'), 1, "by pattern, not by id");
   assert.equal(metricValue(scrape.text, "parlance_rest_requests_total", 'route="/v1/sessions",method="GET",status="401"'), 1);

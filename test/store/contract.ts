@@ -320,14 +320,13 @@ function contract(name: string, factory: RepoFactory): void {
     assert.deepEqual((await repo.listReports(sid)).map((x) => x.jobId), [u1.id, u2.id, s.id]);
   });
 
-  test(`${name}: deleteSession cascades to segments, jobs, reports and audio`, async () => {
+  test(`${name}: deleteSession cascades to segments, jobs and reports`, async () => {
     const sid = await newSession(repo);
     const keep = await newSession(repo);
     await repo.appendSegment({ sessionId: sid, segmentId: 0, text: "x", start: 0, end: 1, words: [] });
     await repo.appendSegment({ sessionId: keep, segmentId: 0, text: "y", start: 0, end: 1, words: [] });
     const j = await repo.createJob({ id: uid("j"), sessionId: sid, scope: "session", segmentFrom: null, segmentTo: null });
     await repo.completeJob(j.id, makeReport(sid));
-    await repo.appendAudio(sid, 0, Buffer.alloc(320, 1));
     assert.equal(await repo.deleteSession(sid), true);
     assert.equal(await repo.getSession(sid), null);
     assert.deepEqual(await repo.getSegments(sid), []);
@@ -335,22 +334,8 @@ function contract(name: string, factory: RepoFactory): void {
     assert.deepEqual(await repo.listJobs(sid), []);
     assert.equal(await repo.getReport(sid), null);
     assert.deepEqual(await repo.listReports(sid), []);
-    assert.equal(await repo.getAudio(sid), null);
     assert.equal(await repo.deleteSession(sid), false);
     assert.equal((await repo.getSegments(keep)).length, 1, "other sessions untouched");
-  });
-
-  test(`${name}: audio is kept in order and purged by age`, async () => {
-    const sid = await newSession(repo);
-    await repo.appendAudio(sid, 1, Buffer.from([3, 4]));
-    await repo.appendAudio(sid, 0, Buffer.from([1, 2]));
-    await repo.appendAudio(sid, 1, Buffer.from([9, 9])); // retry: ignored
-    assert.deepEqual(await repo.getAudio(sid), Buffer.from([1, 2, 3, 4]));
-    assert.equal(await repo.purgeAudio(new Date(Date.now() - 86_400_000)), 0, "younger than the cutoff: kept");
-    assert.ok((await repo.purgeAudio(new Date(Date.now() + 60_000))) >= 2);
-    assert.equal(await repo.getAudio(sid), null);
-    assert.ok(await repo.getSession(sid), "purging audio keeps the session");
-    await assert.rejects(repo.appendAudio("missing", 0, Buffer.from([1])), NotFoundError);
   });
 
   test(`${name}: lessons upsert by content hash, list, prune`, async () => {

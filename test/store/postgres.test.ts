@@ -40,7 +40,7 @@ test("postgres: createRepository picks PostgreSQL for a postgres:// URL; concurr
   const [a, b] = await Promise.all([createRepository(cfg, silentLogger), createRepository(cfg, silentLogger)]);
   try {
     assert.equal(a.kind, "postgres");
-    assert.equal(await (a as PostgresRepository).schemaVersion(), 1);
+    assert.equal(await (a as PostgresRepository).schemaVersion(), 2);
   } finally {
     await a.close();
     await b.close();

@@ -40,7 +40,7 @@ test("sqlite: createRepository puts parlance.db in the data dir, WAL, versioned 
     const repo = await createRepository(ConfigSchema.parse({ dataDir: join(d, "nested") }), silentLogger);
     assert.equal(repo.kind, "sqlite");
     assert.equal((repo as SqliteRepository).path, join(d, "nested", "parlance.db"));
-    assert.equal(await (repo as SqliteRepository).schemaVersion(), 1);
+    assert.equal(await (repo as SqliteRepository).schemaVersion(), 2);
     const db = (repo as unknown as { db: { pragma(s: string, o: { simple: true }): unknown } }).db;
     assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
     assert.equal(db.pragma("synchronous", { simple: true }), 1); // NORMAL
@@ -49,7 +49,7 @@ test("sqlite: createRepository puts parlance.db in the data dir, WAL, versioned 
     // Re-open: migrations are not re-applied, data persists.
     const again = new SqliteRepository({ path: join(d, "nested", "parlance.db"), logger: silentLogger });
     await again.migrate();
-    assert.equal(await again.schemaVersion(), 1);
+    assert.equal(await again.schemaVersion(), 2);
     await again.close();
   } finally {
     rmSync(d, { recursive: true, force: true });
@@ -63,10 +63,11 @@ test("sqlite: a later migration is applied once, on top of the existing data", a
     await repo.migrate();
     await repo.createSession({ id: "s1", subject: "a", config: streamConfig, claims: {}, createdAt: new Date().toISOString() });
     const { SQLITE_MIGRATIONS } = await import("../../src/store/sqlite/migrations.js");
-    const next = [...SQLITE_MIGRATIONS, { version: 2, name: "add-note", sql: "ALTER TABLE sessions ADD COLUMN note TEXT" }];
+    const version = SQLITE_MIGRATIONS.at(-1)!.version + 1;
+    const next = [...SQLITE_MIGRATIONS, { version, name: "add-note", sql: "ALTER TABLE sessions ADD COLUMN note TEXT" }];
     repo.migrateWith(next);
     repo.migrateWith(next); // a second run would fail on the duplicate column if it re-applied
-    assert.equal(await repo.schemaVersion(), 2);
+    assert.equal(await repo.schemaVersion(), version);
     assert.ok(await repo.getSession("s1"));
     await repo.close();
   } finally {
@@ -103,19 +104,49 @@ test("sqlite: claims are atomic across processes", async () => {
   }
 });
 
-test("retention: startAudioRetention purges audio older than store.audioRetentionDays", async () => {
-  const { startAudioRetention } = await import("../../src/store/index.js");
-  const repo = new SqliteRepository({ path: ":memory:", logger: silentLogger });
-  await repo.migrate();
-  await repo.createSession({ id: "s", subject: "a", config: streamConfig, claims: {}, createdAt: new Date().toISOString() });
-  await repo.appendAudio("s", 0, Buffer.from([1, 2]));
-  const h = startAudioRetention(repo, ConfigSchema.parse({ store: { keepAudio: true, audioRetentionDays: 2 } }), silentLogger);
+test("store.keepAudio is gone: never a setting again, and a version-1 database loses its unused audio table", async () => {
+  // It was documented and did nothing (no caller ever stored audio): removed rather than kept as a promise.
+  const { loadConfig, ConfigError } = await import("../../src/config/index.js");
+  assert.throws(() => loadConfig({ env: {}, flags: { "store.keepAudio": true } }), ConfigError);
+  assert.throws(() => loadConfig({ env: {}, flags: { "store.audioRetentionDays": 30 } }), ConfigError);
+  const d = mkdtempSync(join(tmpdir(), "parlance-v1-"));
   try {
-    assert.equal(await h.runOnce(new Date()), 0, "fresh audio kept");
-    assert.equal(await h.runOnce(new Date(Date.now() + 3 * 86_400_000)), 1, "three days later it is past retention");
-    assert.equal(await repo.getAudio("s"), null);
+    const { SQLITE_MIGRATIONS } = await import("../../src/store/sqlite/migrations.js");
+    const old = new SqliteRepository({ path: join(d, "v1.db"), logger: silentLogger });
+    old.migrateWith(SQLITE_MIGRATIONS.filter((m) => m.version === 1));
+    await old.close();
+    const repo = new SqliteRepository({ path: join(d, "v1.db"), logger: silentLogger });
+    await repo.migrate();
+    const db = (repo as unknown as { db: { prepare(s: string): { all(): { name: string }[] } } }).db;
+    const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((r) => r.name);
+    assert.ok(tables.includes("sessions") && !tables.includes("audio_chunks"), tables.join(", "));
+    assert.equal("appendAudio" in repo, false);
+    await repo.close();
   } finally {
-    await h.stop();
+    rmSync(d, { recursive: true, force: true });
+  }
+});
+
+test("stores are a registry: a store registered alone is chosen by its URL scheme; an unknown scheme is a StoreError naming the known ones", async () => {
+  const { registerStore, storeFor, StoreError } = await import("../../src/store/index.js");
+  const opened: string[] = [];
+  registerStore({
+    schemes: ["throwaway-mem"],
+    create: (config, logger) => {
+      opened.push(config.store.databaseUrl!);
+      return new SqliteRepository({ path: ":memory:", logger });
+    },
+  });
+  const repo = await createRepository(ConfigSchema.parse({ store: { databaseUrl: "throwaway-mem://x" } }), silentLogger);
+  try {
+    assert.deepEqual(opened, ["throwaway-mem://x"]);
+    assert.equal(await (repo as SqliteRepository).schemaVersion(), 2, "migrated by createRepository like every store");
+  } finally {
     await repo.close();
   }
+  assert.equal(storeFor(undefined).schemes.length, 0, "no URL: the SQLite entry");
+  assert.deepEqual(storeFor("postgresql://h/db").schemes, ["postgres", "postgresql"]);
+  assert.throws(() => storeFor("mysql://h/db"), (e: Error) => e instanceof StoreError && /postgres:\/\//.test(e.message) && /throwaway-mem:\/\//.test(e.message));
+  assert.throws(() => storeFor("not a url"), StoreError);
+  assert.throws(() => registerStore({ schemes: ["postgres"], create: () => repo }), /registered already/);
 });

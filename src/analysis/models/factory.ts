@@ -1,6 +1,9 @@
-// One setting picks the chat model: embedded (node-llama-cpp in this process), ollama, or any
-// OpenAI-compatible server (vLLM, llama-server...). Each backend hands the chain a runnable that
-// returns { raw, parsed } for a zod schema, so the chain's repair/fallback logic is shared.
+// The LLM provider registry: llm.provider names an entry {capabilities, create(config, log)};
+// built in are embedded (node-llama-cpp in this process), ollama, any OpenAI-compatible server
+// (vLLM, llama-server...) and fake (no LLM: deterministic report parts only). Each backend hands
+// the chain a runnable that returns { raw, parsed, error? } for a zod schema, so the chain's
+// repair/fallback logic is shared. Code that must treat providers differently reads a capability,
+// never a provider name.
 import { existsSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
@@ -24,8 +27,20 @@ export const DEFAULT_REMOTE_MODEL = { ollama: "llama3:8b-instruct-q4_K_M", opena
 /** `error`: the provider parsed inside the call and refused the answer; `raw` keeps the text for the repair turn. */
 export type StructuredResult = { raw: BaseMessage; parsed: unknown | null; error?: string };
 
+export interface LlmCapabilities {
+  /**
+   * Inference runs on this machine's cores, the ones live transcription needs: the core policy
+   * (analysis waits for a free core, thread budget) applies. Remote servers have their own.
+   */
+  sharesCores: boolean;
+  /** Writes the LLM parts of a report. False: reports carry the deterministic parts only. */
+  writesFeedback: boolean;
+}
+
 export interface LlmBackend {
-  readonly provider: "embedded" | "ollama" | "openai";
+  /** The registry name it was created under (logs, versions). */
+  readonly provider: string;
+  readonly capabilities: LlmCapabilities;
   /** e.g. "embedded:qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" */
   readonly name: string;
   chatModel(): Promise<BaseChatModel>;
@@ -42,6 +57,9 @@ export function resolveModelPath(config: Config): string {
   const { path, candidates } = findModelFile(config.llm.model ?? DEFAULT_EMBEDDED_MODEL, modelsDir(config));
   return path ?? candidates.at(-1)!;
 }
+
+const REMOTE: LlmCapabilities = { sharesCores: false, writesFeedback: true };
+const EMBEDDED: LlmCapabilities = { sharesCores: true, writesFeedback: true };
 
 function remoteBackend(provider: "ollama" | "openai", config: Config): LlmBackend {
   const l = config.llm;
@@ -66,6 +84,7 @@ function remoteBackend(provider: "ollama" | "openai", config: Config): LlmBacken
         });
   return {
     provider,
+    capabilities: REMOTE,
     name: `${provider}:${model}`,
     chatModel: async () => chat,
     structured: async (schema) =>
@@ -112,6 +131,7 @@ function embeddedBackend(config: Config, logger: Logger, options: BackendOptions
   };
   return {
     provider: "embedded",
+    capabilities: EMBEDDED,
     name: `embedded:${modelPath.split("/").pop()}`,
     chatModel: load,
     structured: async (schema) => (await load()).withStructuredOutput(schema, { includeRaw: true }) as Runnable<BaseLanguageModelInput, StructuredResult>,
@@ -129,9 +149,42 @@ function embeddedBackend(config: Config, logger: Logger, options: BackendOptions
   };
 }
 
+export interface LlmProvider {
+  readonly capabilities: LlmCapabilities;
+  /** Null for a provider that writes no feedback (capabilities.writesFeedback false). */
+  create(config: Config, logger: Logger, options: BackendOptions): LlmBackend | null;
+  /** The model file it loads on this machine (`models list`, first-run pull); absent = none. */
+  localModel?(config: Config): string;
+}
+
+export class UnknownLlmProviderError extends Error {
+  constructor(name: string, known: string[]) {
+    super(`llm.provider "${name}" is not a registered provider (known: ${known.join(", ")})`);
+    this.name = "UnknownLlmProviderError";
+  }
+}
+
+const providers = new Map<string, LlmProvider>();
+
+/** Adds a provider under `name` (llm.provider); a second registration of a name is a bug. */
+export function registerLlmProvider(name: string, provider: LlmProvider): void {
+  if (providers.has(name)) throw new Error(`llm provider "${name}" is registered twice`);
+  providers.set(name, provider);
+}
+
+export function llmProvider(name: string): LlmProvider {
+  const p = providers.get(name);
+  if (!p) throw new UnknownLlmProviderError(name, [...providers.keys()]);
+  return p;
+}
+
+registerLlmProvider("embedded", { capabilities: EMBEDDED, create: (config, logger, options) => embeddedBackend(config, logger, options), localModel: resolveModelPath });
+registerLlmProvider("ollama", { capabilities: REMOTE, create: (config) => remoteBackend("ollama", config) });
+registerLlmProvider("openai", { capabilities: REMOTE, create: (config) => remoteBackend("openai", config) });
+registerLlmProvider("fake", { capabilities: { sharesCores: false, writesFeedback: false }, create: () => null });
+
 export function createLlmBackend(config: Config, logger: Logger, options: BackendOptions = {}): LlmBackend {
-  const p = config.llm.provider;
-  if (p === "embedded") return embeddedBackend(config, logger, options);
-  if (p === "ollama" || p === "openai") return remoteBackend(p, config);
-  throw new Error(`llm provider "${p}" is not an analysis backend (the "fake" provider is for other modules' tests)`);
+  const backend = llmProvider(config.llm.provider).create(config, logger, options);
+  if (!backend) throw new Error(`llm provider "${config.llm.provider}" writes no feedback: it is not an analysis backend`);
+  return backend;
 }

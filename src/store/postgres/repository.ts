@@ -4,73 +4,19 @@
 import pg from "pg";
 import type { Logger } from "../../util/log.js";
 import type { Report } from "../../protocol/report.js";
-import type { JobRecord, JobStatus, LessonRecord, Repository, SegmentRecord, SessionRecord, SessionStatus } from "../types.js";
+import type { JobRecord, JobStatus, LessonRecord, Repository, SegmentRecord, SessionRecord, SessionStatus, StoreEntry } from "../types.js";
 import { NotFoundError, StoreError } from "../errors.js";
+import { rowMappers, type Row } from "../rows.js";
 import { check, clampLimit, isoCursor, NewJob, NewLesson, NewSegment, NewSession, Report as ReportSchema, SessionPatch, storedReport } from "../validate.js";
 import type { Migration } from "../sqlite/migrations.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 
-type Row = Record<string, unknown>;
 const iso = (v: unknown): string => (v instanceof Date ? v.toISOString() : new Date(String(v)).toISOString());
-const isoOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : iso(v));
+const { toSession, toSegment, toJob, toLesson } = rowMappers({ json: (v) => v, time: iso });
 
 // Arbitrary constant: serialises migrations of processes starting together.
 const MIGRATION_LOCK = 0x7061726c; // "parl"
 
-function toSession(r: Row): SessionRecord {
-  return {
-    id: r.id as string,
-    subject: r.subject as string,
-    config: r.config as SessionRecord["config"],
-    claims: r.claims as Record<string, unknown>,
-    status: r.status as SessionStatus,
-    createdAt: iso(r.created_at),
-    endedAt: isoOrNull(r.ended_at),
-    audioMs: Number(r.audio_ms),
-  };
-}
-
-function toSegment(r: Row): SegmentRecord {
-  return {
-    sessionId: r.session_id as string,
-    segmentId: Number(r.segment_id),
-    text: r.text as string,
-    start: Number(r.start_s),
-    end: Number(r.end_s),
-    words: r.words as SegmentRecord["words"],
-    createdAt: iso(r.created_at),
-  };
-}
-
-function toJob(r: Row): JobRecord {
-  return {
-    id: r.id as string,
-    sessionId: r.session_id as string,
-    scope: r.scope as JobRecord["scope"],
-    segmentFrom: r.segment_from === null ? null : Number(r.segment_from),
-    segmentTo: r.segment_to === null ? null : Number(r.segment_to),
-    status: r.status as JobStatus,
-    attempts: Number(r.attempts),
-    lastError: (r.last_error as string | null) ?? null,
-    runAfter: iso(r.run_after),
-    lockedBy: (r.locked_by as string | null) ?? null,
-    createdAt: iso(r.created_at),
-    updatedAt: iso(r.updated_at),
-  };
-}
-
-function toLesson(r: Row): LessonRecord {
-  return {
-    id: r.id as string,
-    title: r.title as string,
-    level: (r.level as string | null) ?? null,
-    tags: r.tags as string[],
-    body: r.body as string,
-    url: (r.url as string | null) ?? null,
-    contentHash: r.content_hash as string,
-    updatedAt: iso(r.updated_at),
-  };
-}
 
 const isFkViolation = (e: unknown) => (e as { code?: string }).code === "23503";
 
@@ -79,6 +25,15 @@ export interface PostgresOptions {
   logger: Logger;
   poolSize?: number;
 }
+
+/** store.databaseUrl postgres:// or postgresql://: one database shared by gateways and workers. */
+export const postgresStore: StoreEntry = {
+  schemes: ["postgres", "postgresql"],
+  create(config, logger) {
+    logger.info({ store: "postgres" }, "store: postgresql");
+    return new PostgresRepository({ connectionString: config.store.databaseUrl!, logger });
+  },
+};
 
 export class PostgresRepository implements Repository {
   readonly kind = "postgres" as const;
@@ -95,6 +50,12 @@ export class PostgresRepository implements Repository {
 
   private async q(sql: string, args: unknown[] = []): Promise<pg.QueryResult<Row>> {
     return this.pool.query<Row>(sql, args);
+  }
+
+  /** Rows `update` changes, narrowed by `AND filter` (its one parameter `arg`) when `arg` is given. */
+  private async updateCount(update: string, filter: string, arg: unknown): Promise<number> {
+    const r = arg === undefined ? await this.q(update) : await this.q(`${update} AND ${filter}`, [arg]);
+    return r.rowCount ?? 0;
   }
 
   private async tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
@@ -201,14 +162,7 @@ export class PostgresRepository implements Repository {
 
   async markInterrupted(sessionIds?: string[]): Promise<number> {
     if (sessionIds !== undefined && sessionIds.length === 0) return 0;
-    const r =
-      sessionIds === undefined
-        ? await this.q("UPDATE sessions SET status = 'interrupted', ended_at = COALESCE(ended_at, now()) WHERE status = 'streaming'")
-        : await this.q(
-            "UPDATE sessions SET status = 'interrupted', ended_at = COALESCE(ended_at, now()) WHERE status = 'streaming' AND id = ANY($1::text[])",
-            [sessionIds],
-          );
-    return r.rowCount ?? 0;
+    return this.updateCount("UPDATE sessions SET status = 'interrupted', ended_at = COALESCE(ended_at, now()) WHERE status = 'streaming'", "id = ANY($1::text[])", sessionIds);
   }
 
   async appendSegment(seg: Omit<SegmentRecord, "createdAt">): Promise<void> {
@@ -311,14 +265,7 @@ export class PostgresRepository implements Repository {
   }
 
   async requeueRunningJobs(workerId?: string): Promise<number> {
-    const r =
-      workerId === undefined
-        ? await this.q("UPDATE jobs SET status = 'pending', locked_by = NULL, updated_at = clock_timestamp() WHERE status = 'running'")
-        : await this.q(
-            "UPDATE jobs SET status = 'pending', locked_by = NULL, updated_at = clock_timestamp() WHERE status = 'running' AND locked_by = $1",
-            [workerId],
-          );
-    return r.rowCount ?? 0;
+    return this.updateCount("UPDATE jobs SET status = 'pending', locked_by = NULL, updated_at = clock_timestamp() WHERE status = 'running'", "locked_by = $1", workerId);
   }
 
   async resumeWaitingJobs(): Promise<number> {
@@ -339,29 +286,6 @@ export class PostgresRepository implements Repository {
 
   async listReports(sessionId: string): Promise<{ jobId: string; report: Report }[]> {
     return (await this.q("SELECT job_id, report FROM reports WHERE session_id = $1 ORDER BY seq", [sessionId])).rows.map((r) => storedReport(r.job_id as string, r.report));
-  }
-
-  async appendAudio(sessionId: string, seq: number, pcm16k: Buffer): Promise<void> {
-    if (!Number.isInteger(seq) || seq < 0) throw new StoreError(`audio seq must be a non-negative integer, got ${seq}`);
-    try {
-      await this.q("INSERT INTO audio_chunks (session_id, seq, pcm, created_at) VALUES ($1, $2, $3, clock_timestamp()) ON CONFLICT DO NOTHING", [
-        sessionId,
-        seq,
-        pcm16k,
-      ]);
-    } catch (e) {
-      if (isFkViolation(e)) throw new NotFoundError("session", sessionId);
-      throw e;
-    }
-  }
-
-  async getAudio(sessionId: string): Promise<Buffer | null> {
-    const rows = (await this.q("SELECT pcm FROM audio_chunks WHERE session_id = $1 ORDER BY seq", [sessionId])).rows;
-    return rows.length === 0 ? null : Buffer.concat(rows.map((r) => r.pcm as Buffer));
-  }
-
-  async purgeAudio(olderThan: Date): Promise<number> {
-    return (await this.q("DELETE FROM audio_chunks WHERE created_at < $1", [olderThan.toISOString()])).rowCount ?? 0;
   }
 
   async upsertLesson(l: Omit<LessonRecord, "updatedAt">): Promise<"inserted" | "updated" | "unchanged"> {

@@ -83,4 +83,10 @@ CREATE TABLE lessons (
 );
 `,
   },
+  {
+    // store.keepAudio never had a writer (issue 14): the setting and this table are gone.
+    version: 2,
+    name: "drop-audio-chunks",
+    sql: `DROP TABLE IF EXISTS audio_chunks;`,
+  },
 ];

@@ -8,11 +8,12 @@
 // 0.07 ms with NORMAL on this machine (docs/store.md). With dozens of live streams committing
 // every second that is audible jitter, so FULL is an option (`synchronous: "FULL"`), not the default.
 import { ensurePrivateDir, restrictFile, touchPrivateFile } from "../../util/private-files.js";
-import { dirname } from "node:path";
+import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import type { Logger } from "../../util/log.js";
 import type { Report } from "../../protocol/report.js";
 import type {
+  StoreEntry,
   JobRecord,
   JobStatus,
   LessonRecord,
@@ -22,66 +23,13 @@ import type {
   SessionStatus,
 } from "../types.js";
 import { NotFoundError, StoreError } from "../errors.js";
+import { rowMappers, type Row } from "../rows.js";
 import { check, clampLimit, isoCursor, NewJob, NewLesson, NewSegment, NewSession, Report as ReportSchema, SessionPatch, storedReport } from "../validate.js";
 import { SQLITE_MIGRATIONS, type Migration } from "./migrations.js";
 
-type Row = Record<string, unknown>;
 const nowIso = () => new Date().toISOString();
+const { toSession, toSegment, toJob, toLesson } = rowMappers({ json: (v) => JSON.parse(v as string), time: (v) => v as string });
 
-function toSession(r: Row): SessionRecord {
-  return {
-    id: r.id as string,
-    subject: r.subject as string,
-    config: JSON.parse(r.config as string),
-    claims: JSON.parse(r.claims as string),
-    status: r.status as SessionStatus,
-    createdAt: r.created_at as string,
-    endedAt: (r.ended_at as string | null) ?? null,
-    audioMs: Number(r.audio_ms),
-  };
-}
-
-function toSegment(r: Row): SegmentRecord {
-  return {
-    sessionId: r.session_id as string,
-    segmentId: Number(r.segment_id),
-    text: r.text as string,
-    start: Number(r.start_s),
-    end: Number(r.end_s),
-    words: JSON.parse(r.words as string),
-    createdAt: r.created_at as string,
-  };
-}
-
-function toJob(r: Row): JobRecord {
-  return {
-    id: r.id as string,
-    sessionId: r.session_id as string,
-    scope: r.scope as JobRecord["scope"],
-    segmentFrom: r.segment_from === null ? null : Number(r.segment_from),
-    segmentTo: r.segment_to === null ? null : Number(r.segment_to),
-    status: r.status as JobStatus,
-    attempts: Number(r.attempts),
-    lastError: (r.last_error as string | null) ?? null,
-    runAfter: r.run_after as string,
-    lockedBy: (r.locked_by as string | null) ?? null,
-    createdAt: r.created_at as string,
-    updatedAt: r.updated_at as string,
-  };
-}
-
-function toLesson(r: Row): LessonRecord {
-  return {
-    id: r.id as string,
-    title: r.title as string,
-    level: (r.level as string | null) ?? null,
-    tags: JSON.parse(r.tags as string),
-    body: r.body as string,
-    url: (r.url as string | null) ?? null,
-    contentHash: r.content_hash as string,
-    updatedAt: r.updated_at as string,
-  };
-}
 
 export interface SqliteOptions {
   /** File path, or ":memory:" for a private throwaway database. */
@@ -92,6 +40,18 @@ export interface SqliteOptions {
   /** NORMAL (default: safe against process crashes) or FULL (also against power loss; ~3 ms/commit). */
   synchronous?: "NORMAL" | "FULL";
 }
+
+export const SQLITE_FILE = "parlance.db";
+
+/** The store when store.databaseUrl is unset: <dataDir>/parlance.db. */
+export const sqliteStore: StoreEntry = {
+  schemes: [],
+  create(config, logger) {
+    const path = resolve(config.dataDir, SQLITE_FILE);
+    logger.info({ store: "sqlite", path }, "store: sqlite");
+    return new SqliteRepository({ path, logger });
+  },
+};
 
 export class SqliteRepository implements Repository {
   readonly kind = "sqlite" as const;
@@ -366,27 +326,6 @@ export class SqliteRepository implements Repository {
   async listReports(sessionId: string): Promise<{ jobId: string; report: Report }[]> {
     const rows = this.db.prepare("SELECT job_id, report FROM reports WHERE session_id = ? ORDER BY seq").all(sessionId) as Row[];
     return rows.map((r) => storedReport(r.job_id as string, r.report));
-  }
-
-  async appendAudio(sessionId: string, seq: number, pcm16k: Buffer): Promise<void> {
-    if (!Number.isInteger(seq) || seq < 0) throw new StoreError(`audio seq must be a non-negative integer, got ${seq}`);
-    try {
-      this.db
-        .prepare("INSERT INTO audio_chunks (session_id, seq, pcm, created_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
-        .run(sessionId, seq, pcm16k, nowIso());
-    } catch (e) {
-      if ((e as { code?: string }).code === "SQLITE_CONSTRAINT_FOREIGNKEY") throw new NotFoundError("session", sessionId);
-      throw e;
-    }
-  }
-
-  async getAudio(sessionId: string): Promise<Buffer | null> {
-    const rows = this.db.prepare("SELECT pcm FROM audio_chunks WHERE session_id = ? ORDER BY seq").all(sessionId) as Row[];
-    return rows.length === 0 ? null : Buffer.concat(rows.map((r) => r.pcm as Buffer));
-  }
-
-  async purgeAudio(olderThan: Date): Promise<number> {
-    return this.db.prepare("DELETE FROM audio_chunks WHERE created_at < ?").run(olderThan.toISOString()).changes;
   }
 
   async upsertLesson(l: Omit<LessonRecord, "updatedAt">): Promise<"inserted" | "updated" | "unchanged"> {
