@@ -83,7 +83,7 @@ export class AudioIntake {
       return { samples: this.d.ingest!.decode(buf) };
     } catch (e) {
       if (!isAudioError(e)) throw e;
-      this.d.emit({ kind: "bad_audio_frame", code: e.code });
+      this.d.emit({ type: "session.bad_audio_frame", code: e.code });
       if (e.fatal) return { samples: null, error: { code: asCode(e.code, "unsupported_audio"), message: e.message, fatal: true } };
       return { samples: null, error: { code: asCode(e.code, "bad_audio"), message: `${e.message}; frame skipped`, fatal: false } };
     }
@@ -93,7 +93,7 @@ export class AudioIntake {
   private overBacklog(frameMs: number): FrameVerdict | null {
     const stream = this.d.stream;
     if (!stream || (stream.lagMs + frameMs) * UNDECODED_BYTES_PER_MS <= this.d.limits.maxUndecodedAudioBytes) return null;
-    this.d.emit({ kind: "audio_dropped", reason: "backlog", seconds: frameMs / 1000 });
+    this.d.emit({ type: "session.audio_dropped", reason: "backlog", seconds: frameMs / 1000 });
     const now = performance.now();
     if (now - this.backlogNoticeAt < this.d.limits.noticeIntervalMs) return { alive: true };
     this.backlogNoticeAt = now;
@@ -110,16 +110,16 @@ export class AudioIntake {
   private overRate(frameMs: number): FrameVerdict {
     const l = this.d.limits;
     this.droppedMs += frameMs;
-    this.d.emit({ kind: "audio_dropped", reason: "rate", seconds: frameMs / 1000 });
+    this.d.emit({ type: "session.audio_dropped", reason: "rate", seconds: frameMs / 1000 });
     if (this.droppedMs > l.audioBurstMs * DROPPED_SHARE_OF_BURST) {
-      this.d.emit({ kind: "rate_limited", what: "audio_closed" });
+      this.d.emit({ type: "session.rate_limited", what: "audio_closed" });
       this.d.log.warn({ dropped_ms: Math.round(this.droppedMs) }, "audio far faster than real time; closing");
       const message = `audio kept arriving faster than ${l.audioRealtimeRatio}x real time; session closed (what was committed is kept)`;
       return { alive: false, error: { code: "rate_limited", message, fatal: true } };
     }
     if (this.rateNoticeSent) return { alive: false };
     this.rateNoticeSent = true;
-    this.d.emit({ kind: "rate_limited", what: "audio" });
+    this.d.emit({ type: "session.rate_limited", what: "audio" });
     const message = `audio arrives faster than ${l.audioRealtimeRatio}x real time (burst ${l.audioBurstMs} ms): frames dropped; send at real time or the session is closed`;
     return { alive: false, error: { code: "rate_limited", message, fatal: false } };
   }

@@ -26,7 +26,7 @@ import { Handshake, parseAuthFrame } from "./handshake.js";
 import { Outbound } from "./outbound.js";
 import { readyMessage } from "./ready.js";
 import { StateMachine, type SessionState } from "./states.js";
-import { promSessionMetrics, type EmitMetric } from "./telemetry.js";
+import { asMetricsSink, type EmitMetric } from "./telemetry.js";
 import { SessionClocks } from "./timers.js";
 import { TranscriptSink } from "./transcript-sink.js";
 import type { AudioIngest, SessionDeps } from "./types.js";
@@ -73,7 +73,8 @@ export class Session {
     const l = deps.config.limits;
     this.log = deps.log.child({ conn: randomUUID().slice(0, 8), ip: remoteAddress });
     this.done = new Promise((r) => (this.resolveDone = r));
-    this.emit = promSessionMetrics(deps.metrics);
+    const sink = asMetricsSink(deps.metrics);
+    this.emit = (e) => sink.emit(e);
     this.guard = makeGuard((where, err) => this.internalError(where, err));
     this.out = new Outbound(ws, l, this.emit, this.log);
     this.handshake = new Handshake({ verifier: deps.verifier, limits: l, emit: this.emit, log: this.log, guard: this.guard }, this.handshakeHost());
@@ -88,7 +89,7 @@ export class Session {
     ws.on("close", this.guard("close", (code: number) => this.onClose(code)));
     ws.on("error", (err) => this.log.debug({ err: err.message }, "socket error"));
     ws.on("pong", () => this.clocks.pong());
-    ws.on("protocol-error", () => this.emit({ kind: "message_in", type: "malformed_frame" }));
+    ws.on("protocol-error", () => this.emit({ type: "session.message_in", kind: "malformed_frame" }));
   }
 
   /** Bytes accepted for sending that the client has not taken yet (what a slow reader costs us). */
@@ -108,13 +109,13 @@ export class Session {
 
   private onMessage(data: RawData, isBinary: boolean) {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-    this.emit({ kind: "bytes_in", binary: isBinary, bytes: buf.length });
+    this.emit({ type: "session.bytes_in", kind: isBinary ? "binary" : "text", bytes: buf.length });
     if (this.erased) return;
     switch (this.phase.state) {
       case "awaiting_auth":
         return this.onAuthFrame(buf, isBinary);
       case "verifying":
-        this.emit({ kind: "message_in", type: "early" });
+        this.emit({ type: "session.message_in", kind: "early" });
         return this.fail("protocol_violation", "a second message arrived before the auth verdict");
       case "streaming":
       case "finishing":
@@ -126,7 +127,7 @@ export class Session {
 
   /** A bug met at an entry point: log and count it, end this connection, never the process. */
   private internalError(where: string, err: unknown): void {
-    this.emit({ kind: "handler_error", where });
+    this.emit({ type: "error.handler", where });
     this.log.error({ err, where }, "unexpected error in a connection handler");
     try {
       this.fail("internal_error", "internal error");
@@ -138,7 +139,7 @@ export class Session {
 
   private onAuthFrame(buf: Buffer, isBinary: boolean) {
     const v = parseAuthFrame(buf, isBinary);
-    if (v.ok || v.counted) this.emit({ kind: "message_in", type: v.ok ? "auth" : v.counted! });
+    if (v.ok || v.counted) this.emit({ type: "session.message_in", kind: v.ok ? "auth" : v.counted! });
     if (!v.ok) return this.fail(v.code, v.message);
     this.phase.move("verifying");
     void this.handshake.verify(v.token).then(this.guard("auth", (claims: Claims | null) => claims && this.onVerified(claims, v.config)));
@@ -189,8 +190,8 @@ export class Session {
   private onAudio(buf: Buffer) {
     // An empty frame carries no audio: it neither counts as audio nor keeps the session alive, or
     // a client could hold a transcription slot forever by sending nothing.
-    if (buf.length === 0) return this.emit({ kind: "message_in", type: "empty_audio" });
-    this.emit({ kind: "message_in", type: "audio" });
+    if (buf.length === 0) return this.emit({ type: "session.message_in", kind: "empty_audio" });
+    this.emit({ type: "session.message_in", kind: "audio" });
     if (!this.phase.is("streaming") || !this.intake) {
       // After `shutting_down` the client was told; audio still in flight is expected, not a bug.
       if (this.shuttingDown) return;
@@ -209,11 +210,11 @@ export class Session {
       if (!parsed.success) throw new Error(parsed.error.issues[0]?.message ?? "invalid message");
       msg = parsed.data;
     } catch (e) {
-      this.emit({ kind: "message_in", type: "invalid" });
+      this.emit({ type: "session.message_in", kind: "invalid" });
       // After `ready` a bad control message is the client's bug, not a reason to lose the session.
       return this.notice("invalid_message", `message ignored: ${(e as Error).message}`);
     }
-    this.emit({ kind: "message_in", type: msg.type });
+    this.emit({ type: "session.message_in", kind: msg.type });
     switch (msg.type) {
       case "auth":
         return this.notice("invalid_message", "already authenticated; use reauth to refresh the token");
@@ -263,7 +264,7 @@ export class Session {
   /** False when the session can no longer take events (the transcript could not be committed). */
   private async onSpeechEvent(ev: SpeechEvent): Promise<boolean> {
     if (this.erased) return true; // its owner deleted it: nothing more is stored or sent
-    if ("lagMs" in ev) this.emit({ kind: "lag", seconds: Math.max(0, Math.round(ev.lagMs)) / 1000 });
+    if ("lagMs" in ev) this.emit({ type: "stt.lag", lagMs: Math.max(0, Math.round(ev.lagMs)) });
     switch (ev.type) {
       case "error":
         this.log.warn({ message: ev.message, fatal: ev.fatal }, "transcription error");
@@ -293,7 +294,7 @@ export class Session {
       this.fail("internal_error", "the transcript could not be stored; what was committed is kept");
       return false;
     }
-    this.emit({ kind: "final" });
+    this.emit({ type: "stt.final" });
     this.send(speechEventToWire(ev));
     return true;
   }
@@ -340,7 +341,7 @@ export class Session {
     this.clocks.stopIdle();
     this.ending = this.commit(why)
       .catch((err: unknown) => {
-        this.emit({ kind: "handler_error", where: "finish" });
+        this.emit({ type: "error.handler", where: "finish" });
         this.log.error({ err }, "ending the session failed");
         this.endSocket(CloseCode.internalError, "internal error");
       })
@@ -436,7 +437,7 @@ export class Session {
   private send(msg: UnsequencedMessage) {
     if (this.out.send(msg) !== "over_limit") return;
     this.log.warn({ buffered: this.out.bufferedBytes }, "client reads too slowly; closing");
-    this.emit({ kind: "slow_consumer" });
+    this.emit({ type: "session.slow_consumer_closed" });
     this.fail("slow_consumer", "client is not reading; connection closed (results are stored)");
   }
 
@@ -456,7 +457,7 @@ export class Session {
   }
 
   private onClose(code: number) {
-    this.emit({ kind: "closed", code });
+    this.emit({ type: "session.closed", code });
     this.out.socketClosed();
     this.handshake.stop();
     this.clocks.stop();
@@ -485,7 +486,7 @@ export class Session {
 
   private moveGauge(to: ConnectionState | null) {
     if (this.gauge === to) return;
-    this.emit({ kind: "connection", from: this.gauge, to });
+    this.emit({ type: "session.state", from: this.gauge, to });
     this.gauge = to;
   }
 }

@@ -7,6 +7,7 @@ import type { SttService } from "../stt/types.js";
 import type { Repository } from "../store/types.js";
 import type { AnalysisQueue } from "../jobs/types.js";
 import type { Metrics } from "../transport/metrics.js";
+import type { MetricsSink } from "../metrics/events.js";
 import type { SubjectLedger } from "../transport/ws-limits.js";
 import type { Logger } from "../util/log.js";
 
@@ -36,7 +37,8 @@ export interface LiveSessionHandle {
 export interface SessionDeps<S extends LiveSessionHandle = LiveSessionHandle> {
   config: Config;
   log: Logger;
-  metrics: Metrics;
+  /** Where the session's metric events go (the gateway's registry). */
+  metrics: Metrics | MetricsSink;
   verifier: TokenVerifier;
   stt: SttService | null;
   audio: AudioIngestFactory | null;
