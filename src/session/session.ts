@@ -14,7 +14,7 @@ import type { WebSocket, RawData } from "ws";
 import type { Claims } from "../auth/verifier.js";
 import { ClientMessage, CloseCode, ErrorCodes, MAX_AUTH_MESSAGE_BYTES, type ErrorCode, type StreamConfig } from "../protocol/index.js";
 import type { Report } from "../protocol/report.js";
-import { speechEventToWire, type UnsequencedMessage } from "../protocol/speech-events.js";
+import { lagOf, speechEventToWire, type UnsequencedMessage } from "../protocol/speech-events.js";
 import type { SpeechEvent, SpeechStream } from "../stt/types.js";
 import type { ConnectionState } from "../transport/metrics.js";
 import type { Logger } from "../util/log.js";
@@ -264,7 +264,7 @@ export class Session {
   /** False when the session can no longer take events (the transcript could not be committed). */
   private async onSpeechEvent(ev: SpeechEvent): Promise<boolean> {
     if (this.erased) return true; // its owner deleted it: nothing more is stored or sent
-    if ("lagMs" in ev) this.emit({ type: "stt.lag", lagMs: Math.max(0, Math.round(ev.lagMs)) });
+    if ("lagMs" in ev) this.emit({ type: "stt.lag", lagMs: lagOf(ev) });
     switch (ev.type) {
       case "error":
         this.log.warn({ message: ev.message, fatal: ev.fatal }, "transcription error");
