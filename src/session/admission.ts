@@ -6,8 +6,7 @@ import type { ErrorCode, StreamConfig } from "../protocol/index.js";
 import type { SttService } from "../stt/types.js";
 import type { SubjectLedger } from "../transport/ws-limits.js";
 import type { Logger } from "../util/log.js";
-import type { EmitMetric } from "./telemetry.js";
-import { isAudioError, type AudioIngest, type AudioIngestFactory } from "./types.js";
+import { isAudioError, type AudioIngest, type AudioIngestFactory, type EmitMetric } from "./types.js";
 
 export type AdmissionVerdict =
   | { ok: true; ingest: AudioIngest | null }

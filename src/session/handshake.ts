@@ -7,7 +7,7 @@ import { AuthError } from "../auth/errors.js";
 import { AuthMessage, MAX_AUTH_MESSAGE_BYTES, StreamConfig, type ErrorCode } from "../protocol/index.js";
 import type { Logger } from "../util/log.js";
 import type { Guard } from "./guard.js";
-import type { EmitMetric } from "./telemetry.js";
+import type { EmitMetric } from "./types.js";
 
 export type AuthFrameVerdict =
   | { ok: true; token: string; config: StreamConfig }

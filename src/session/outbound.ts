@@ -6,7 +6,7 @@ import type { WebSocket } from "ws";
 import type { UnsequencedMessage } from "../protocol/speech-events.js";
 import { setReceiverMaxPayload, truncateUtf8 } from "../transport/ws-limits.js";
 import type { Logger } from "../util/log.js";
-import type { EmitMetric } from "./telemetry.js";
+import type { EmitMetric } from "./types.js";
 
 /**
  * sent: handed to the socket. dropped: a revisable partial skipped for a slow reader.

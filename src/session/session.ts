@@ -2,7 +2,7 @@
 // the routing between its collaborators, each with one job: handshake.ts (who the peer is),
 // admission.ts (may it start, what it holds), audio-intake.ts (frames -> speech stream),
 // transcript-sink.ts (store, then send), analysis-tracker.ts (its analysis jobs), outbound.ts
-// (the socket, bounded), timers.ts (its clocks). The data path reads top to bottom: socket ->
+// (the socket, bounded), timers.ts (its clocks). Metrics are typed events (src/metrics/events.ts). The data path reads top to bottom: socket ->
 // auth -> audio ingest -> speech stream -> events -> store + socket, and at the end transcript ->
 // analysis queue -> report -> socket.
 //
@@ -26,10 +26,9 @@ import { Handshake, parseAuthFrame } from "./handshake.js";
 import { Outbound } from "./outbound.js";
 import { readyMessage } from "./ready.js";
 import { StateMachine, type SessionState } from "./states.js";
-import { asMetricsSink, type EmitMetric } from "./telemetry.js";
 import { SessionClocks } from "./timers.js";
 import { TranscriptSink } from "./transcript-sink.js";
-import type { AudioIngest, SessionDeps } from "./types.js";
+import type { AudioIngest, EmitMetric, SessionDeps } from "./types.js";
 
 export type { AudioIngest, AudioFrameErrorLike, AudioIngestFactory, SessionDeps } from "./types.js";
 
@@ -73,8 +72,7 @@ export class Session {
     const l = deps.config.limits;
     this.log = deps.log.child({ conn: randomUUID().slice(0, 8), ip: remoteAddress });
     this.done = new Promise((r) => (this.resolveDone = r));
-    const sink = asMetricsSink(deps.metrics);
-    this.emit = (e) => sink.emit(e);
+    this.emit = (e) => deps.metrics.emit(e);
     this.guard = makeGuard((where, err) => this.internalError(where, err));
     this.out = new Outbound(ws, l, this.emit, this.log);
     this.handshake = new Handshake({ verifier: deps.verifier, limits: l, emit: this.emit, log: this.log, guard: this.guard }, this.handshakeHost());

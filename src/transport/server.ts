@@ -25,7 +25,6 @@ import type { AnalysisQueue } from "../jobs/types.js";
 import type { Logger } from "../util/log.js";
 import { settleWithin } from "../util/timeout.js";
 import type { MetricsSink } from "../metrics/events.js";
-import { asMetricsSink } from "../session/telemetry.js";
 import { Metrics, metricsHandler, startMetricsListener } from "./metrics.js";
 import { clientAddressResolver } from "./client-address.js";
 import { devTokenHandler } from "./dev-token.js";
@@ -72,7 +71,7 @@ export interface Gateway {
 export async function startGateway(config: Config, deps: GatewayDeps): Promise<Gateway> {
   const log = deps.log;
   const metrics = deps.metrics ?? new Metrics();
-  const sink = asMetricsSink(metrics);
+  const sink: MetricsSink = metrics;
   const sessions = new Set<Session>();
   const state = { draining: false };
   sink.sample("send_buffered_bytes", () => {
