@@ -1,7 +1,7 @@
 // One WebSocket connection, from the first frame to the close: the state machine (states.ts) and
 // the routing between its collaborators, each with one job: handshake.ts (who the peer is),
 // admission.ts (may it start, what it holds), audio-intake.ts (frames -> speech stream),
-// transcript-sink.ts (store, then send), analysis-tracker.ts (its analysis jobs), outbound.ts
+// speech-pump.ts (speech events -> sink and socket), transcript-sink.ts (store, then send), analysis-tracker.ts (its analysis jobs), outbound.ts
 // (the socket, bounded), timers.ts (its clocks). Metrics are typed events (src/metrics/events.ts). The data path reads top to bottom: socket ->
 // auth -> audio ingest -> speech stream -> events -> store + socket, and at the end transcript ->
 // analysis queue -> report -> socket.
@@ -14,8 +14,8 @@ import type { WebSocket, RawData } from "ws";
 import type { Claims } from "../auth/verifier.js";
 import { ClientMessage, CloseCode, ErrorCodes, MAX_AUTH_MESSAGE_BYTES, type ErrorCode, type StreamConfig } from "../protocol/index.js";
 import type { Report } from "../protocol/report.js";
-import { lagOf, speechEventToWire, type UnsequencedMessage } from "../protocol/speech-events.js";
-import type { SpeechEvent, SpeechStream } from "../stt/types.js";
+import type { UnsequencedMessage } from "../protocol/speech-events.js";
+import type { SpeechStream } from "../stt/types.js";
 import type { ConnectionState } from "../transport/metrics.js";
 import type { Logger } from "../util/log.js";
 import { Admission } from "./admission.js";
@@ -26,13 +26,12 @@ import { Handshake, parseAuthFrame } from "./handshake.js";
 import { Outbound } from "./outbound.js";
 import { readyMessage } from "./ready.js";
 import { StateMachine, type SessionState } from "./states.js";
+import { SpeechPump } from "./speech-pump.js";
 import { SessionClocks } from "./timers.js";
 import { TranscriptSink } from "./transcript-sink.js";
 import type { AudioIngest, EmitMetric, SessionDeps } from "./types.js";
 
 export type { AudioIngest, AudioFrameErrorLike, AudioIngestFactory, SessionDeps } from "./types.js";
-
-type FinalEvent = Extract<SpeechEvent, { type: "final" }>;
 
 export class Session {
   id: string | null = null;
@@ -59,7 +58,7 @@ export class Session {
   private ending: Promise<void> | null = null;
   private committed = false;
   private readySent = false;
-  private endedSent = false;
+  private pump: SpeechPump | null = null;
   private clientWantsReport = false;
   private shuttingDown = false;
   private erased = false;
@@ -167,16 +166,17 @@ export class Session {
     this.phase.move("streaming");
     this.moveGauge("streaming");
     this.out.setMaxPayload(config.limits.maxFrameBytes);
-    if (stt) {
-      this.stream = stt.openStream({ sessionId: id, language: cfg.language });
-      this.pumpDone = this.pump(this.stream);
-    }
-    const subjects = this.deps.subjects ?? null;
-    this.intake = new AudioIntake({ cfg, ingest: this.ingest, stream: this.stream, subjects, subject: this.admission.subject, limits: config.limits, emit: this.emit, log: this.log });
     if (analysis) {
       this.tracker = new AnalysisTracker(analysis, id);
       this.tracker.subscribe(this.guard("report", (jobId: string, report: Report) => this.onReport(jobId, report)));
     }
+    if (stt) {
+      this.stream = stt.openStream({ sessionId: id, language: cfg.language });
+      this.pump = this.speechPump(cfg);
+      this.pumpDone = this.pump.run(this.stream);
+    }
+    const subjects = this.deps.subjects ?? null;
+    this.intake = new AudioIntake({ cfg, ingest: this.ingest, stream: this.stream, subjects, subject: this.admission.subject, limits: config.limits, emit: this.emit, log: this.log });
     this.deps.onStarted?.(this);
     this.readySent = true;
     this.send(readyMessage(id, claims, cfg, config.limits, stt));
@@ -229,6 +229,18 @@ export class Session {
     }
   }
 
+  private speechPump(cfg: StreamConfig): SpeechPump {
+    const perUtterance = this.deps.config.analysis.onUtteranceEnd || cfg.analyze_utterances;
+    const deps = { sink: this.sink, utteranceJobs: perUtterance ? this.tracker : null, emit: this.emit, log: this.log };
+    return new SpeechPump(deps, {
+      send: (msg) => this.send(msg),
+      notice: (code, message) => this.notice(code, message),
+      fail: (code, message) => this.fail(code, message),
+      streaming: () => this.phase.is("streaming"),
+      erased: () => this.erased,
+    });
+  }
+
   private handshakeHost() {
     return {
       fail: (code: ErrorCode, message: string) => this.fail(code, message),
@@ -247,68 +259,7 @@ export class Session {
     };
   }
 
-  // ---- speech events -> store + socket -------------------------------------------------------
-
-  /** Until the stream ends, or an event cannot be committed (then the loop's exit aborts the stream). */
-  private async pump(stream: SpeechStream) {
-    try {
-      for await (const ev of stream) if (!(await this.onSpeechEvent(ev))) return;
-    } catch (err) {
-      this.log.error({ err }, "speech stream failed");
-      this.fail("internal_error", "transcription failed for this session; what was committed is kept");
-    }
-  }
-
-  /** False when the session can no longer take events (the transcript could not be committed). */
-  private async onSpeechEvent(ev: SpeechEvent): Promise<boolean> {
-    if (this.erased) return true; // its owner deleted it: nothing more is stored or sent
-    if ("lagMs" in ev) this.emit({ type: "stt.lag", lagMs: lagOf(ev) });
-    switch (ev.type) {
-      case "error":
-        this.log.warn({ message: ev.message, fatal: ev.fatal }, "transcription error");
-        // Fatal: what was committed is kept and analysed as on any other close (fail -> finish).
-        if (ev.fatal && this.phase.is("streaming")) this.fail("transcription_failed", ev.message);
-        else this.notice("transcription_failed", ev.message);
-        return true;
-      case "final":
-        return this.onFinal(ev);
-      case "utterance_end":
-        this.send(speechEventToWire(ev));
-        return this.onUtteranceEnd();
-      case "ended":
-        this.endedSent = true;
-        this.send(speechEventToWire(ev));
-        return true;
-      default:
-        this.send(speechEventToWire(ev));
-        return true;
-    }
-  }
-
-  /** Stored before it is sent: whatever a client has seen as final survives a crash. */
-  private async onFinal(ev: FinalEvent): Promise<boolean> {
-    const v = await this.sink.commit(ev);
-    if (!v.ok) {
-      this.fail("internal_error", "the transcript could not be stored; what was committed is kept");
-      return false;
-    }
-    this.emit({ type: "stt.final" });
-    this.send(speechEventToWire(ev));
-    return true;
-  }
-
-  private async onUtteranceEnd(): Promise<boolean> {
-    if (!this.tracker || !(this.deps.config.analysis.onUtteranceEnd || this.streamConfig?.analyze_utterances)) return true;
-    try {
-      const jobId = await this.tracker.queueUtterance(this.sink.lastSegmentId);
-      if (jobId) this.send({ type: "analysis_started", job_id: jobId, scope: "utterance" });
-      return true;
-    } catch (err) {
-      this.log.error({ err }, "could not queue the utterance analysis");
-      this.fail("internal_error", "the analysis could not be queued; what was committed is kept");
-      return false;
-    }
-  }
+  // ---- reports -> socket ---------------------------------------------------------------------
 
   private onReport(jobId: string, report: Report) {
     const verdict = this.tracker?.judge(jobId, report) ?? "not_ours";
@@ -417,14 +368,13 @@ export class Session {
     this.log.info({ code }, message);
     const afterReady = this.phase.is("streaming", "finishing");
     this.out.send({ type: "error", code, message, fatal: true });
-    if (code === "internal_error" && afterReady && !this.endedSent) this.sendEndedSoFar();
+    if (code === "internal_error" && afterReady && !this.pump?.ended) this.sendEndedSoFar();
     this.out.close(ErrorCodes[code] ?? CloseCode.protocolViolation, message, !this.readySent);
     if (afterReady) void this.finish(code);
     else this.toClosed();
   }
 
   private sendEndedSoFar() {
-    this.endedSent = true;
     const lag_ms = Math.max(0, Math.round(this.stream?.lagMs ?? 0));
     this.out.send({ type: "ended", lag_ms, text: this.sink.text, segments: this.sink.segments.length, audio_ms: this.intake?.audioMs ?? 0 });
   }
