@@ -3,7 +3,7 @@
 import type { Config } from "../config/index.js";
 import { SAMPLE_RATE } from "../domain/audio.js";
 import type { Logger } from "../util/log.js";
-import { sttEngine, type SttEngine } from "./engines.js";
+import { sttEngine, type StreamingEngine, type SttEngine } from "./engines.js";
 import { noSttMetrics, type SttMetrics } from "./metrics.js";
 import type { GuardOptions } from "./policy.js";
 import { DecodeScheduler } from "./scheduler.js";
@@ -23,6 +23,8 @@ export interface SttServiceOptions {
   metrics?: SttMetrics;
 }
 
+type StreamOpenOptions = Parameters<StreamingEngine["openStream"]>[0];
+
 /** Average window decoded per update, for the capacity estimate (s). */
 const CALIBRATION_SECONDS = 5;
 
@@ -37,6 +39,8 @@ export class LocalSttService implements SttService {
   private readonly demandListeners: ((threads: number) => void)[] = [];
   private lastDemand = -1;
   private readonly metrics: SttMetrics;
+  /** A new stream: over the shared scheduler (windowed engines), or the engine's own (streaming-native). */
+  private readonly open: (opts: StreamOpenOptions) => SpeechStream;
 
   constructor(
     private readonly engine: SttEngine,
@@ -47,7 +51,15 @@ export class LocalSttService implements SttService {
   ) {
     this.engineName = engine.kind === "windowed" ? engine.transcriber.name : engine.engine.name;
     this.updateMs = policy.updateMs;
-    this.scheduler = engine.kind === "windowed" ? new DecodeScheduler(engine.transcriber, engine.transcriber.capabilities.maxConcurrency) : null;
+    if (engine.kind === "windowed") {
+      const scheduler = new DecodeScheduler(engine.transcriber, engine.transcriber.capabilities.maxConcurrency);
+      this.scheduler = scheduler;
+      this.open = (o) => new SttStream({ ...o, scheduler });
+    } else {
+      const native = engine.engine;
+      this.scheduler = null;
+      this.open = (o) => native.openStream(o);
+    }
     this.metrics = {
       emit: (e) => {
         if (e.type === "stt.partials_skipped") this.skippedPartials += e.count;
@@ -75,8 +87,7 @@ export class LocalSttService implements SttService {
     const onFinish = () => {
       if (s && this.streams.delete(s)) this.announceDemand();
     };
-    const common = { ...opts, policy: this.policy, logger: this.logger, metrics: this.metrics };
-    s = this.scheduler ? new SttStream({ ...common, scheduler: this.scheduler, onFinish }) : (this.engine as Extract<SttEngine, { kind: "streaming" }>).engine.openStream({ ...common, onFinish });
+    s = this.open({ ...opts, policy: this.policy, logger: this.logger, metrics: this.metrics, onFinish });
     this.streams.add(s);
     this.announceDemand();
     return s;
