@@ -13,8 +13,8 @@
 // Sentences are a seeded sample (--seed, --limit), so runs on different models see the same ones.
 // Usage: npm run eval:feedback -- [--limit 20] [--seed 1] [--false-flags 20] [--spoken 10] [--cefr 4]
 //        [--model <gguf path or name>] [--provider embedded|ollama|openai] [--base-url URL]
-//        [--prompt feedback-v2] [--no-reuse] [--data ../shared/eval/jfleg-dev.jsonl] [--out .cache/eval.jsonl] [--json summary.json]
-import { createReadStream, writeFileSync } from "node:fs";
+//        [--prompt feedback-v2] [--no-span-fix] [--verify measure|<margin>] [--no-reuse] [--data ../shared/eval/jfleg-dev.jsonl] [--out .cache/eval.jsonl] [--json summary.json]
+import { appendFileSync, createReadStream, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { createInterface } from "node:readline";
 import { Command } from "commander";
@@ -45,12 +45,14 @@ const opts = new Command()
   .option("--base-url <url>", "PARLANCE_LLM_BASE_URL for this run")
   .option("--max-tokens <n>", "llm.maxOutputTokens for this run")
   .option("--prompt <version>", `prompt version (${PROMPT_VERSIONS.join(", ")})`, PROMPT_VERSION)
+  .option("--no-span-fix", "no span-repair pass (edits whose correction is their original are not asked again)")
+  .option("--verify <m>", "embedded: likelihood check; 'measure' records each shown edit's log-likelihood gain, a number drops edits below -m")
   .option("--no-reuse", "embedded: evaluate the whole prompt for every report (no prefix reuse)")
   .option("--no-lessons", "no curriculum retriever")
   .option("--out <file>", "per-report results as JSONL")
   .option("--json <file>", "summary as JSON")
   .parse()
-  .opts<{ data: string; limit: string; seed: string; falseFlags: string; spoken: string; cefr: string; model?: string; provider?: string; baseUrl?: string; maxTokens?: string; prompt: string; reuse: boolean; lessons: boolean; out?: string; json?: string }>();
+  .opts<{ data: string; limit: string; seed: string; falseFlags: string; spoken: string; cefr: string; model?: string; provider?: string; baseUrl?: string; maxTokens?: string; prompt: string; spanFix: boolean; verify?: string; reuse: boolean; lessons: boolean; out?: string; json?: string }>();
 
 if (!(PROMPT_VERSIONS as readonly string[]).includes(opts.prompt)) throw new Error(`unknown prompt version ${opts.prompt}`);
 const Item = z.object({ id: z.string(), source: z.string(), references: z.array(z.string()).min(1) });
@@ -120,7 +122,8 @@ if (opts.lessons) {
   await importCurriculum(repo, DEFAULT_CURRICULUM_DIR, silentLogger);
 }
 const backend = createLlmBackend(config, logger, { reusePrefix: opts.reuse });
-const analyzer = await createAnalyzer(config, { logger, backend, promptVersion: opts.prompt as PromptVersion, ...(repo ? { retriever: createCurriculumRetriever(repo, { k: 4 }) } : {}) });
+const verifyMargin = opts.verify === undefined ? undefined : opts.verify === "measure" ? null : Number(opts.verify);
+const analyzer = await createAnalyzer(config, { logger, backend, promptVersion: opts.prompt as PromptVersion, spanFix: opts.spanFix, ...(verifyMargin !== undefined ? { verifyMargin } : {}), ...(repo ? { retriever: createCurriculumRetriever(repo, { k: 4 }) } : {}) });
 
 const all: Item[] = [];
 for await (const line of createInterface({ input: createReadStream(opts.data) })) if (line.trim()) all.push(Item.parse(JSON.parse(line)));
@@ -137,7 +140,15 @@ const tw = performance.now();
 await analyzer.warmup();
 process.stderr.write(`warm-up ${((performance.now() - tw) / 1000).toFixed(1)} s\n`);
 const load0 = loadavg();
-const lines: string[] = [];
+// Lines are written as they come, so a run cut short still leaves its reports for rescore.ts.
+if (opts.out) writeFileSync(opts.out, "");
+const lines = {
+  n: 0,
+  push(line: string) {
+    this.n++;
+    if (opts.out) appendFileSync(opts.out, line + "\n");
+  },
+};
 const latencies: number[] = [];
 let llmFailed = 0;
 let invented = 0;
@@ -177,6 +188,18 @@ async function run(kind: string, id: string, words: Word[]): Promise<AnalysisDet
   for (const r of d.report.recommendations) for (const res of r.resources) if (!offered.has(res.lesson_id)) resourcesOutside++;
   return d;
 }
+/** What each JSONL line records besides the kind: the raw and repaired answers, the passes' work, tokens and time. */
+const extra = (d: AnalysisDetail) => ({
+  llm_status: d.report.llm_status,
+  raw: d.feedback?.errors ?? null,
+  before_fix: d.beforeFix ?? null,
+  span_fix: d.spanFix ?? null,
+  verify: d.verify ?? null,
+  shown: d.report.errors.map((e) => `${e.original} -> ${e.correction}`),
+  s: latencies.at(-1),
+  out_tokens: outTokens.at(-1),
+  in_tokens: inTokens.at(-1),
+});
 
 /** Errors a learner would see with only the given gates on (span placement always). */
 function errorsWith(d: AnalysisDetail, gates: ReadonlySet<Gate>): LanguageError[] {
@@ -206,7 +229,7 @@ try {
       score[k]!.fp += best.fp;
       score[k]!.fn += best.fn;
     });
-    lines.push(JSON.stringify({ kind: "gec", id: item.id, llm_status: d.report.llm_status, raw: d.feedback?.errors ?? null, shown: d.report.errors.map((e) => `${e.original} -> ${e.correction}`), s: latencies.at(-1) }));
+    lines.push(JSON.stringify({ kind: "gec", id: item.id, ...extra(d) }));
     progress(`gec ${++n}/${gec.length}`);
   }
   const ff = ladders.map(() => 0);
@@ -216,7 +239,7 @@ try {
     const d = await run("false_flag", `${item.id}-ref`, asWords(ref));
     if (!d) continue;
     ladders.forEach((l, k) => (ff[k]! += errorsWith(d, l.gates).some((e) => e.type !== "recognition_uncertain") ? 1 : 0));
-    lines.push(JSON.stringify({ kind: "false_flag", id: item.id, text: ref, raw: d.feedback?.errors ?? null, shown: d.report.errors.map((e) => `${e.original} -> ${e.correction}`), s: latencies.at(-1) }));
+    lines.push(JSON.stringify({ kind: "false_flag", id: item.id, text: ref, ...extra(d) }));
     progress(`false flags ${++n}/${ffItems.length}`);
   }
   const sp = ladders.map(() => 0);
@@ -226,7 +249,7 @@ try {
     const d = await run("spoken", `${item.id}-spoken`, v.words);
     if (!d) continue;
     ladders.forEach((l, k) => (sp[k]! += errorsWith(d, l.gates).some((e) => e.type !== "recognition_uncertain") ? 1 : 0));
-    lines.push(JSON.stringify({ kind: "spoken", id: item.id, text: v.text, raw: d.feedback?.errors ?? null, shown: d.report.errors.map((e) => `${e.original} -> ${e.correction}`), s: latencies.at(-1) }));
+    lines.push(JSON.stringify({ kind: "spoken", id: item.id, text: v.text, ...extra(d) }));
     progress(`spoken ${++n}/${spokenItems.length}`);
   }
   // CEFR: every answer once, then every answer again, so other reports run in between.
@@ -244,6 +267,8 @@ try {
   const summary = {
     model: analyzer.modelName,
     prompt: analyzer.promptVersion,
+    span_fix: opts.spanFix,
+    verify: opts.verify ?? null,
     reuse: opts.reuse,
     seed: Number(opts.seed),
     data: opts.data,
@@ -267,11 +292,12 @@ try {
     ttft_p50_s: pct(ttfts, 50),
     input_tokens_p50: pct(inTokens, 50),
     output_tokens_p50: pct(outTokens, 50),
+    output_tokens_p95: pct(outTokens, 95),
+    side_calls: runtime ? { ...runtime.sideCalls } : null,
     wall_s: (performance.now() - t0) / 1000,
     loadavg_start: load0.map((x) => x.toFixed(2)).join(" "),
     loadavg_end: load1.map((x) => x.toFixed(2)).join(" "),
   };
-  if (opts.out) writeFileSync(opts.out, lines.join("\n") + "\n");
   if (opts.json) writeFileSync(opts.json, JSON.stringify(summary, null, 1) + "\n");
   const f3 = (x: number | null) => (x === null ? "-" : x.toFixed(3));
   console.log(`\nmodel ${summary.model}; prompt ${summary.prompt}; reuse ${summary.reuse}; seed ${summary.seed}: ${gec.length} sentences, ${ffItems.length} corrected, ${spokenItems.length} spoken, ${levels.length} CEFR pairs; llm failed on ${llmFailed}, timed out on ${timedOut}`);

@@ -1,8 +1,10 @@
 // Re-scores recorded eval:feedback runs (--out JSONL: the model's raw errors per report) under
 // other gate settings, without running the model again: how the gates were tuned. The figures
 // it prints for a gate the recorded run also had are the recorded run's figures.
+// Runs made with the span-repair pass also record the answer before it (before_fix): rows "without
+// span repair" score that. Runs made with --verify measure record each shown edit's log-likelihood
+// gain: rows "+ likelihood check >= m" keep only shown edits whose gain is at least m.
 // Usage: node bin/run-ts.js bench/eval/rescore.ts --runs a.jsonl[,b.jsonl] [--data ../shared/eval/jfleg-dev.jsonl]
-//          [--max-changed 3] [--max-span 6]
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { ALL_GATES, GATES, postCheckErrors, type Gate } from "../../src/analysis/postcheck.js";
@@ -33,9 +35,29 @@ const words = (text: string): Word[] => {
     return { word: w, start, end: t, confidence: 1 };
   });
 };
-function shown(text: string, raw: LlmError[], gates: ReadonlySet<Gate>): LanguageError[] {
+interface Row {
+  kind: string;
+  id: string;
+  text?: string;
+  raw: LlmError[] | null;
+  before_fix?: LlmError[] | null;
+  verify?: { edit: string; delta: number }[] | null;
+}
+interface Variant {
+  label: string;
+  gates: Set<Gate>;
+  /** Score the answer before the span-repair pass. */
+  noFix?: boolean;
+  /** Keep only shown edits with at least this log-likelihood gain (needs --verify measure runs). */
+  minGain?: number;
+}
+function shown(text: string, r: Row, v: Variant): LanguageError[] {
   const ws = words(text);
-  return postCheckErrors(raw, { words: ws, transcript: joinWords(ws), uncertain: ws.map(() => false), disfluent: disfluencies(ws).indices, gates }).errors.filter((e) => e.type !== "recognition_uncertain");
+  const answer = v.noFix ? (r.before_fix ?? r.raw!) : r.raw!;
+  const errs = postCheckErrors(answer, { words: ws, transcript: joinWords(ws), uncertain: ws.map(() => false), disfluent: disfluencies(ws).indices, gates: v.gates, asWritten: r.before_fix ?? r.raw! }).errors.filter((e) => e.type !== "recognition_uncertain");
+  if (v.minGain === undefined) return errs;
+  const gain = new Map((r.verify ?? []).map((x) => [x.edit, x.delta]));
+  return errs.filter((e) => (gain.get(`${e.original} -> ${e.correction}`) ?? Infinity) >= v.minGain!);
 }
 function corrected(text: string, errors: LanguageError[]): string {
   let out = joinWords(words(text)).text;
@@ -43,12 +65,14 @@ function corrected(text: string, errors: LanguageError[]): string {
   return out;
 }
 
-const variants: { label: string; gates: Set<Gate> }[] = [
+const variants: Variant[] = [
+  { label: "all gates, without span repair", gates: new Set(ALL_GATES), noFix: true },
   ...GATES.map((_, k) => ({ label: k === 0 ? "span only (before gates)" : `+ ${GATES[k]}`, gates: new Set(GATES.slice(0, k + 1)) })),
   ...GATES.filter((g) => g !== "span").map((g) => ({ label: `all but ${g}`, gates: new Set([...ALL_GATES].filter((x) => x !== g)) })),
+  ...[-2, 0, 1].map((m) => ({ label: `all gates + likelihood check >= ${m}`, gates: new Set(ALL_GATES), minGain: m })),
 ];
 for (const file of opts.runs.split(",")) {
-  const rows = readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as { kind: string; id: string; text?: string; raw: LlmError[] | null });
+  const rows = readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Row);
   console.log(`\n${file}: ${rows.filter((r) => r.kind === "gec").length} sentences, ${rows.filter((r) => r.kind === "false_flag").length} corrected, ${rows.filter((r) => r.kind === "spoken").length} spoken`);
   console.log("| gates | TP | FP | FN | P | R | F0.5 | false-flag rate | spoken flagged |\n|---|---|---|---|---|---|---|---|---|");
   for (const v of variants) {
@@ -58,7 +82,7 @@ for (const file of opts.runs.split(",")) {
       if (r.kind === "gec") {
         const item = refs.get(r.id)!;
         const src = toks(item.source);
-        const hyp = edits(src, toks(corrected(item.source, shown(item.source, r.raw, v.gates))));
+        const hyp = edits(src, toks(corrected(item.source, shown(item.source, r, v))));
         let best = { tp: 0, fp: hyp.size, fn: 0, f: -1 };
         for (const ref of item.references) {
           const gold = edits(src, toks(ref));
@@ -71,10 +95,10 @@ for (const file of opts.runs.split(",")) {
         fn += best.fn;
       } else if (r.kind === "false_flag") {
         nff++;
-        if (shown(r.text!, r.raw, v.gates).length) ff++;
+        if (shown(r.text!, r, v).length) ff++;
       } else if (r.kind === "spoken") {
         nsp++;
-        if (shown(r.text!, r.raw, v.gates).length) sp++;
+        if (shown(r.text!, r, v).length) sp++;
       }
     }
     const f3 = (x: number) => x.toFixed(3);

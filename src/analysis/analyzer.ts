@@ -7,10 +7,12 @@ import type { Config } from "../config/index.js";
 import { Report, REPORT_SCHEMA_VERSION, type LlmStatus, type Recommendation, type Resource } from "../protocol/report.js";
 import type { Logger } from "../util/log.js";
 import { PROMPT_VERSION, promptPrefix, runFeedbackChain, type PromptVars, type PromptVersion } from "./chain.js";
-import type { LlmFeedback } from "./llm-schema.js";
+import type { LlmError, LlmFeedback } from "./llm-schema.js";
+import { ChatNodeLlamaCpp } from "./models/embedded.js";
 import { disfluencies, fluencyMetrics, lexicalTokens } from "./metrics.js";
 import { createLlmBackend, type LlmBackend } from "./models/factory.js";
-import { ALL_GATES, postCheckErrors, type Gate, type PostCheckContext } from "./postcheck.js";
+import { editGain, repairCopiedSpans } from "./passes.js";
+import { ALL_GATES, isConfused, postCheckErrors, sameWords, type Gate, type PostCheckContext } from "./postcheck.js";
 import { assessQuality, type QualityResult } from "./quality.js";
 import { joinWords } from "./text.js";
 import type { AnalysisInput, Analyzer } from "./types.js";
@@ -25,7 +27,16 @@ export interface AnalyzerDeps {
   promptVersion?: PromptVersion;
   /** Post-check gates to apply (default all); eval:feedback measures each. */
   gates?: ReadonlySet<Gate>;
+  /** The span-repair pass (embedded only, default on): passes.ts. */
+  spanFix?: boolean;
+  /**
+   * The likelihood check (embedded only; default off): an edit is kept only when the words with
+   * the correction are at least this much less likely (natural-log, summed) than the original's.
+   * `null` measures the deltas without dropping anything (eval:feedback).
+   */
+  verifyMargin?: number | null;
 }
+
 
 /** What eval:feedback needs besides the report: the raw LLM answer and what the gates saw. */
 export interface AnalysisDetail {
@@ -34,6 +45,11 @@ export interface AnalysisDetail {
   check: PostCheckContext | null;
   /** Lesson ids the retriever offered (the only ones a report may cite). */
   offeredLessons: string[];
+  /** The model's errors before the span-repair pass (feedback.errors are after it). */
+  beforeFix?: LlmError[];
+  spanFix?: { asked: number; changed: number; tried: { original: string; best: string | null; gain: number | null }[] };
+  /** Log-likelihood gain of each shown grammar edit (corrected minus original words, in context). */
+  verify?: { edit: string; delta: number; kept: boolean; repaired: boolean; original: { logProb: number; tokens: number }; corrected: { logProb: number; tokens: number } }[];
 }
 
 interface Base {
@@ -258,7 +274,45 @@ export class LlmAnalyzer implements Analyzer {
       const failed = Report.parse({ ...report, llm_status: "failed", message: "Detailed grammar feedback is not available for this answer; the fluency and vocabulary figures are." });
       return { report: failed, feedback: null, check, offeredLessons: [...byId.keys()] };
     }
-    const { errors, dropped } = postCheckErrors(result.feedback.errors, check);
+    const words = input.words.map((w) => w.word.trim());
+    const gates = this.deps.gates ?? ALL_GATES;
+    const chat = await this.backend.chatModel();
+    const score = chat instanceof ChatNodeLlamaCpp ? (context: string, text: string) => chat.runtime.logProb(context, text) : null;
+    let beforeFix: LlmError[] | undefined;
+    let spanFix: AnalysisDetail["spanFix"];
+    // A confused answer is dropped whole by its gate: nothing to repair.
+    if (score && (this.deps.spanFix ?? true) && !(gates.has("confused") && isConfused(result.feedback.errors))) {
+      const fixed = await repairCopiedSpans(result.feedback.errors, words, score);
+      if (fixed.asked) {
+        beforeFix = result.feedback.errors;
+        result.feedback = { ...result.feedback, errors: fixed.errors };
+      }
+      spanFix = { asked: fixed.asked, changed: fixed.changed, tried: fixed.tried };
+    }
+    if (beforeFix) check.asWritten = beforeFix;
+    const checked = postCheckErrors(result.feedback.errors, check);
+    const dropped = checked.dropped;
+    let errors = checked.errors;
+    let verify: AnalysisDetail["verify"];
+    const margin = this.deps.verifyMargin;
+    if (score && margin !== undefined) {
+      verify = [];
+      const keep: typeof errors = [];
+      for (const e of errors) {
+        if (e.type === "recognition_uncertain") {
+          keep.push(e);
+          continue;
+        }
+        const ws = base.transcript.offsets.findIndex((o) => o.start === e.start);
+        const len = base.transcript.offsets.filter((o) => o.start >= e.start && o.end <= e.end).length;
+        const g = await editGain(words, ws, len, e.original, e.correction, score);
+        const kept = margin === null || g.delta >= -margin;
+        const repaired = !!beforeFix && !beforeFix.some((x) => sameWords(x.original, e.original) && x.correction === e.correction);
+        verify.push({ edit: `${e.original} -> ${e.correction}`, delta: g.delta, kept, repaired, original: g.original, corrected: g.corrected });
+        if (kept) keep.push(e);
+      }
+      errors = keep;
+    }
     if (dropped.length) this.deps.logger.debug({ dropped: dropped.map((d) => `${d.gate}: ${d.reason}`) }, "LLM errors dropped by the post-check");
     if (!v1) {
       const grammar = errors.filter((e) => e.type !== "recognition_uncertain");
@@ -267,7 +321,7 @@ export class LlmAnalyzer implements Analyzer {
       docs.push(...found);
     }
     const merged = this.merge(report, errors, result.feedback, result.status as "ok" | "repaired", byId, docs);
-    return { report: Report.parse(merged), feedback: result.feedback, check, offeredLessons: [...byId.keys()] };
+    return { report: Report.parse(merged), feedback: result.feedback, check, offeredLessons: [...byId.keys()], ...(beforeFix ? { beforeFix } : {}), ...(spanFix ? { spanFix } : {}), ...(verify ? { verify } : {}) };
   }
 
   /** v2: one recommendation per error type (most frequent first), citing lessons tagged with it. */

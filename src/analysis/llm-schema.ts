@@ -57,6 +57,27 @@ export const LlmFeedbackV2 = z.object({
   strength: z.string().max(80),
 });
 
+/**
+ * feedback-v3: v2 without the severity field (the code sets it), at most 3 errors, explanations
+ * of at most 60 characters, a shorter level reason and strength: fewer output tokens, which is
+ * most of a report's time on a CPU (docs/bench-analysis.md).
+ */
+export const LlmErrorV3 = z.object({
+  original: z.string().max(40),
+  explanation: z.string().max(60),
+  correction: z.string().max(40),
+  type: z.enum(LLM_ERROR_TYPES_V2),
+});
+
+export const LlmFeedbackV3 = z.object({
+  errors: z.array(LlmErrorV3).max(3),
+  level: z.object({ cefr: Cefr, reason: z.string().max(60) }),
+  strength: z.string().max(60),
+});
+
+/** The severity v3 leaves to the code: the edits the gates keep are minimal, word-level ones. */
+export const V3_SEVERITY = "moderate" as const;
+
 /** What the post-checks work on, whatever the prompt version: a span hint only from v1. */
 export interface LlmError {
   word_start?: number;
@@ -77,10 +98,11 @@ export interface LlmFeedback {
 }
 
 /** Any version's validated answer in the one shape the analyzer merges. */
-export function normalizeFeedback(value: unknown, version: "feedback-v1" | "feedback-v2"): LlmFeedback {
+export function normalizeFeedback(value: unknown, version: "feedback-v1" | "feedback-v2" | "feedback-v3"): LlmFeedback {
   if (version === "feedback-v1") return value as z.infer<typeof LlmFeedbackV1>;
-  const v = value as z.infer<typeof LlmFeedbackV2>;
-  return { errors: v.errors, strengths: v.strength.trim() ? [v.strength] : [], level: { cefr: v.level.cefr, evidence: v.level.reason.trim() ? [v.level.reason] : [] }, recommendations: null };
+  const v = value as z.infer<typeof LlmFeedbackV2> | z.infer<typeof LlmFeedbackV3>;
+  const errors: LlmError[] = v.errors.map((e) => ({ severity: V3_SEVERITY, ...e }));
+  return { errors, strengths: v.strength.trim() ? [v.strength] : [], level: { cefr: v.level.cefr, evidence: v.level.reason.trim() ? [v.level.reason] : [] }, recommendations: null };
 }
 
 /** Kept for callers that name the v1 schema by its old name. */

@@ -31,6 +31,13 @@ export const MAX_SPAN_WORDS = 6;
 const clean = (s: string) => s.replace(/\?\?/g, " ");
 const normToks = (s: string) => clean(s).split(/\s+/).map(normalizeWord).filter(Boolean);
 const norm = (s: string) => normToks(s).join(" ");
+/** The same words, ignoring case, punctuation and uncertainty marks: an edit that changes nothing. */
+export const sameWords = (a: string, b: string): boolean => norm(a) === norm(b);
+
+/** Where the quoted words first occur in the words (normalised), or -1. */
+export function findSpan(words: readonly { word: string }[], quoted: string): number {
+  return occurrences(words.map((w) => normalizeWord(clean(w.word))), normToks(quoted))[0] ?? -1;
+}
 
 export interface PostCheckContext {
   words: readonly { word: string }[];
@@ -40,6 +47,11 @@ export interface PostCheckContext {
   disfluent?: ReadonlySet<number>;
   /** Gates to apply (default: all). */
   gates?: ReadonlySet<Gate>;
+  /**
+   * The answer as the model wrote it, before the span-repair pass: the confused gate judges the
+   * model's answer, not the repaired one (default: the errors checked).
+   */
+  asWritten?: readonly LlmError[];
 }
 
 export interface PostCheckResult {
@@ -69,6 +81,12 @@ function repeatsContext(orig: readonly string[], corr: readonly string[], words:
   return after || before;
 }
 
+/** More than half of an answer's proposals (at least 3) change nothing: the model is filling the list. */
+export function isConfused(answer: readonly LlmError[]): boolean {
+  const noops = answer.filter((e) => norm(e.original) === norm(e.correction)).length;
+  return answer.length >= 3 && noops * 2 > answer.length;
+}
+
 export function postCheckErrors(llmErrors: readonly LlmError[], ctx: PostCheckContext): PostCheckResult {
   const gates = ctx.gates ?? ALL_GATES;
   const on = (g: Gate) => gates.has(g);
@@ -77,8 +95,9 @@ export function postCheckErrors(llmErrors: readonly LlmError[], ctx: PostCheckCo
   const n = ctx.words.length;
   const wordNorms = ctx.words.map((w) => normalizeWord(clean(w.word)));
   const taken = (ws: number, we: number) => errors.some((x) => ws <= x.we && we >= x.ws);
-  const noops = llmErrors.filter((e) => norm(e.original) === norm(e.correction)).length;
-  const confused = on("confused") && llmErrors.length >= 3 && noops * 2 > llmErrors.length;
+  const written = ctx.asWritten ?? llmErrors;
+  const noops = written.filter((e) => norm(e.original) === norm(e.correction)).length;
+  const confused = on("confused") && isConfused(written);
   for (const e of llmErrors) {
     const drop = (gate: Gate, reason: string) => dropped.push({ error: e, gate, reason });
     const origToks = normToks(e.original);
@@ -145,7 +164,7 @@ export function postCheckErrors(llmErrors: readonly LlmError[], ctx: PostCheckCo
       continue;
     }
     if (confused) {
-      drop("confused", `${noops} of ${llmErrors.length} proposals in this answer change nothing`);
+      drop("confused", `${noops} of ${written.length} proposals in this answer change nothing`);
       continue;
     }
     const start = ctx.transcript.offsets[ws]!.start;

@@ -13,6 +13,10 @@ export interface Field {
   default: unknown;
   /** Numbers only: the bounds the schema accepts (null = unbounded on that side). */
   range?: NumberRange;
+  /** Enums only: the accepted values. */
+  values?: readonly string[];
+  /** The leaf's schema, wrappers included (docs describe its type from it). */
+  schema: z.ZodType;
 }
 
 export interface NumberRange {
@@ -34,10 +38,10 @@ const ENV_OVERRIDES: Record<string, string> = {
 const snake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
 const kebab = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase();
 
-type AnyDef = { type: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType>; in?: z.ZodType; out?: z.ZodType; defaultValue?: unknown };
-const defOf = (s: z.ZodType) => (s as unknown as { _zod: { def: AnyDef } })._zod.def;
+export type AnyDef = { type: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType>; in?: z.ZodType; out?: z.ZodType; defaultValue?: unknown; format?: string };
+export const defOf = (s: z.ZodType) => (s as unknown as { _zod: { def: AnyDef } })._zod.def;
 
-function unwrap(s: z.ZodType): z.ZodType {
+export function unwrap(s: z.ZodType): z.ZodType {
   let cur = s;
   for (;;) {
     const d = defOf(cur);
@@ -92,6 +96,11 @@ export function describeRange(r: NumberRange): string {
   return what;
 }
 
+function enumValues(s: z.ZodType): string[] | undefined {
+  const d = defOf(unwrap(s)) as AnyDef & { entries?: Record<string, string> };
+  return d.type === "enum" && d.entries ? Object.values(d.entries) : undefined;
+}
+
 function walk(schema: z.ZodType, path: string[], out: Field[]) {
   const d = defOf(unwrap(schema));
   if (d.type === "object" && d.shape) {
@@ -107,6 +116,8 @@ function walk(schema: z.ZodType, path: string[], out: Field[]) {
     kind: isBoolean(schema) ? "boolean" : "value",
     default: leafDefault(schema),
     range: numberRange(schema),
+    values: enumValues(schema),
+    schema,
   });
 }
 

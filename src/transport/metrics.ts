@@ -19,7 +19,7 @@ const digest = (s: string) => createHash("sha256").update(s).digest();
  * machine that came directly (no forwarding headers: a same-host reverse proxy forwards the
  * world). A separate listener (metrics.port) without a token answers whoever reaches it.
  */
-export function metricsHandler(metrics: Metrics, cfg: Config["metrics"], opts: { openToReachable?: boolean } = {}) {
+export function metricsHandler(metrics: Metrics, cfg: Pick<Config["metrics"], "token">, opts: { openToReachable?: boolean } = {}) {
   const want = cfg.token ? digest(cfg.token) : null;
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (want) {
@@ -43,7 +43,7 @@ export interface MetricsListener {
 }
 
 /** /metrics on its own plain-HTTP host:port (a private interface), nothing else. */
-export async function startMetricsListener(metrics: Metrics, cfg: Config["metrics"], log: Logger): Promise<MetricsListener> {
+export async function startMetricsListener(metrics: Metrics, cfg: Pick<Config["metrics"], "token" | "host" | "port">, log: Logger): Promise<MetricsListener> {
   const handle = metricsHandler(metrics, cfg, { openToReachable: true });
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];

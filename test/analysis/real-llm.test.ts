@@ -56,12 +56,12 @@ test("real LLM: five correct sentences, no error flagged; the prompt prefix is r
   }
 });
 
-// What this test guarantees is the precision side: whatever the model proposes, what reaches the
-// learner is schema-valid and anchored on the transcript's own words. Whether the 0.5B default
-// finds the errors at all is a measured figure, not a guarantee: it explains "buy becomes bought"
-// but often copies "buyed" into the correction, and the gates then keep nothing (issue 13,
-// acceptance 1 not met; docs/bench-analysis.md). The edits found are printed for the log.
-test('real LLM: "Yesterday I go to the store and buyed three apple." gives schema-valid edits on the transcript\'s own words', async () => {
+// Acceptance 1's error sentence: at least one kept edit fixes one of its three errors. The 0.5B
+// default explains "buy becomes bought" and copies "buyed" into the correction; the span-repair pass
+// (src/analysis/passes.ts: the explanation's last word, kept only where the model's own likelihood
+// prefers it by a margin) turns that into "buyed -> bought". No part of the pipeline knows this
+// sentence: the same pass runs on every answer (measured on JFLEG, docs/bench-analysis.md).
+test('real LLM: "Yesterday I go to the store and buyed three apple." gives schema-valid edits on the transcript\'s own words, at least one fixing an error', async () => {
   const words = spoken("Yesterday I go to the store and buyed three apple.");
   const d = await analyzer.analyzeDetailed({ sessionId: "errs", language: "en", words });
   assert.ok(d.report.llm_status === "ok" || d.report.llm_status === "repaired");
@@ -72,8 +72,9 @@ test('real LLM: "Yesterday I go to the store and buyed three apple." gives schem
     assert.equal(d.report.transcript.text.slice(e.start, e.end), e.original);
     assert.notEqual(e.correction.trim().toLowerCase(), e.original.trim().toLowerCase());
   }
-  const fixes = grammar.filter((e) => /\bwent\b|\bbought\b|\bapples\b/i.test(e.correction)).length;
-  console.log(`# proposed ${d.feedback.errors.length}, kept ${grammar.length}, of which fix one of the 3 errors: ${fixes}: ${JSON.stringify(grammar.map((e) => `${e.original} -> ${e.correction}`))}`);
+  const fixes = grammar.filter((e) => (/\bgo\b/i.test(e.original) && /\bwent\b/i.test(e.correction)) || (/\bbuyed\b/i.test(e.original) && /\bbought\b/i.test(e.correction)) || (/\bapple\b/i.test(e.original) && /\bapples\b/i.test(e.correction)));
+  console.log(`# proposed ${d.feedback.errors.length}, repaired ${d.spanFix?.changed ?? 0}, kept ${grammar.length}: ${JSON.stringify(grammar.map((e) => `${e.original} -> ${e.correction}`))}`);
+  assert.ok(fixes.length >= 1, `no kept edit fixes go/buyed/apple: ${JSON.stringify(grammar.map((e) => `${e.original} -> ${e.correction}`))}`);
 });
 
 test("real LLM: the largest answer the schema allows fits in llm.maxOutputTokens", async () => {

@@ -13,7 +13,7 @@ import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager
 import { getLlama, LlamaChat, type ChatHistoryItem, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel } from "node-llama-cpp";
 import type { z } from "zod";
 import { AsyncQueue } from "../../util/async-queue.js";
-import { grammarJsonSchema, isZodSchema } from "./json-schema.js";
+import { grammarJsonSchema, isZodSchema, parseProblem } from "./json-schema.js";
 
 export interface EmbeddedRuntimeOptions {
   modelPath: string;
@@ -30,15 +30,30 @@ export interface EmbeddedRuntimeOptions {
   reusePrefix?: boolean;
 }
 
+/**
+ * Sampling options that leave the whole vocabulary in the distribution (no top-k/top-p/min-p cut),
+ * so a scored token is never missing. The max logit comes from `includeTop: 1`: 3.22.1's
+ * `includeMax` adds the max only when it is already in the list.
+ */
+const FULL_DISTRIBUTION = { temperature: 0, topK: 0, topP: 1, minP: 0 } as const;
+
 /** One loaded GGUF model with a pool of context sequences. Load once, share between chat models. */
 export class EmbeddedRuntime {
   private free: LlamaContextSequence[] = [];
   private readonly all: LlamaContextSequence[] = [];
   /** Timing of the last finished request (benches and evals read it). */
   lastCall: { ttftMs: number | null; totalMs: number; inputTokens: number; outputTokens: number } | null = null;
+  /** Side calls (span repair, scoring) since load, apart from lastCall: what the extra passes cost. */
+  sideCalls = { calls: 0, ms: 0, inputTokens: 0, outputTokens: 0 };
   private waiters: ((s: LlamaContextSequence) => void)[] = [];
   private grammars = new Map<string, Promise<LlamaGrammar>>();
   private closed = false;
+  /**
+   * A small second context for short side calls (the span repair, log-prob scoring): they must not
+   * run on a report's sequence, where they would erase the evaluated prompt prefix.
+   */
+  private side: Promise<{ ctx: LlamaContext; seq: LlamaContextSequence }> | undefined;
+  private sideLock: Promise<unknown> = Promise.resolve();
 
   private constructor(
     readonly llama: Llama,
@@ -122,9 +137,58 @@ export class EmbeddedRuntime {
     else this.free.push(seq);
   }
 
+  /** Runs `fn` on the side sequence, one side call at a time (created on first use). */
+  async withSide<T>(fn: (seq: LlamaContextSequence) => Promise<T>): Promise<T> {
+    if (this.closed) throw new Error("embedded LLM runtime is closed");
+    // 1024 tokens and 128-token batches: a side prompt is ~100-300 tokens, and the logits buffer
+    // (vocabulary x batch) stays small.
+    this.side ??= this.model
+      .createContext({ contextSize: 1024, batchSize: 128, sequences: 1, threads: { ideal: this.options.threads || availableParallelism(), min: 1 } })
+      .then((ctx) => ({ ctx, seq: ctx.getSequence() }));
+    const { seq } = await this.side;
+    const run = this.sideLock.then(() => fn(seq));
+    this.sideLock = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Sum of the natural-log probabilities of `text`'s tokens after `context`, on the side sequence:
+   * the "is the edited sentence at least as likely" check. Plain text, no chat template: this
+   * scores the language, not an answer. The context's tokens are kept between calls, so the
+   * variants of one sentence pay only for their own tokens.
+   */
+  async logProb(context: string, text: string): Promise<{ logProb: number; tokens: number }> {
+    return this.withSide(async (seq) => {
+      const ctxTokens = this.model.tokenize(context, true);
+      const all = [...ctxTokens, ...this.model.tokenize(text, false)];
+      // The last context token is evaluated again: its next-token distribution scores text[0].
+      const from = ctxTokens.length - 1;
+      const held = seq.contextTokens;
+      let keep = 0;
+      while (keep < held.length && keep < from && held[keep] === all[keep]) keep++;
+      if (keep < held.length) await seq.eraseContextTokenRanges([{ start: keep, end: held.length }]);
+      const input = all.slice(keep, all.length - 1).map((t, k) =>
+        keep + k < from ? t : ([t, { generateNext: { logits: { filter: { tokens: [all[keep + k + 1]!], includeTop: 1 } }, totalLogitWeight: true, options: FULL_DISTRIBUTION } }] as const),
+      );
+      const out = await seq.controlledEvaluate(input as never);
+      let sum = 0;
+      let n = 0;
+      for (let k = Math.max(0, from - keep); k < input.length; k++) {
+        const next = out[k]?.next;
+        const lt = next?.logits?.get(all[keep + k + 1]!);
+        if (!next?.logits || next.totalLogitWeight === undefined || lt === undefined) continue;
+        sum += lt - Math.max(...next.logits.values()) - Math.log(next.totalLogitWeight);
+        n++;
+      }
+      return { logProb: sum, tokens: n };
+    });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    await this.sideLock;
+    if (this.side) await (await this.side.catch(() => undefined))?.ctx.dispose();
     await this.context.dispose();
     await this.model.dispose();
     await this.llama.dispose();
@@ -141,6 +205,8 @@ export interface ChatNodeLlamaCppParams extends BaseChatModelParams {
   temperature?: number;
   maxTokens?: number;
   timeoutMs?: number;
+  /** Run on the runtime's side sequence (short calls that must not touch a report's prompt prefix). */
+  side?: boolean;
 }
 
 function text(m: BaseMessage): string {
@@ -161,6 +227,7 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions,
   temperature: number;
   maxTokens: number;
   timeoutMs: number;
+  readonly side: boolean;
 
   constructor(fields: ChatNodeLlamaCppParams) {
     super(fields);
@@ -168,6 +235,12 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions,
     this.temperature = fields.temperature ?? 0;
     this.maxTokens = fields.maxTokens ?? 700;
     this.timeoutMs = fields.timeoutMs ?? 0;
+    this.side = fields.side ?? false;
+  }
+
+  /** The same model on the side sequence, for short answers of at most `maxTokens`. */
+  sideModel(maxTokens: number): ChatNodeLlamaCpp {
+    return new ChatNodeLlamaCpp({ runtime: this.runtime, temperature: this.temperature, maxTokens, timeoutMs: this.timeoutMs, side: true });
   }
 
   static override lc_name() {
@@ -182,7 +255,23 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions,
     const signals = [options.signal, this.timeoutMs > 0 ? AbortSignal.timeout(this.timeoutMs) : undefined].filter((s): s is AbortSignal => !!s);
     const signal = signals.length ? AbortSignal.any(signals) : undefined;
     const grammar = options.jsonSchema ? await this.runtime.grammarFor(options.jsonSchema) : undefined;
+    if (this.side) return this.runtime.withSide((seq) => this.generateOn(seq, messages, grammar, signal, options, onText));
     const seq = await this.runtime.acquire(signal);
+    try {
+      return await this.generateOn(seq, messages, grammar, signal, options, onText);
+    } finally {
+      await this.runtime.release(seq);
+    }
+  }
+
+  private async generateOn(
+    seq: LlamaContextSequence,
+    messages: BaseMessage[],
+    grammar: LlamaGrammar | undefined,
+    signal: AbortSignal | undefined,
+    options: this["ParsedCallOptions"],
+    onText?: (t: string) => void,
+  ): Promise<string> {
     const chat = new LlamaChat({ contextSequence: seq, autoDisposeSequence: false });
     const t0 = performance.now();
     const meter0 = seq.tokenMeter.getState();
@@ -201,16 +290,22 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions,
         ...(options.stop?.length ? { customStopTriggers: options.stop } : {}),
       });
       const meter = seq.tokenMeter.getState();
-      this.runtime.lastCall = {
+      const call = {
         ttftMs: first === null ? null : first - t0,
         totalMs: performance.now() - t0,
         inputTokens: meter.usedInputTokens - meter0.usedInputTokens,
         outputTokens: meter.usedOutputTokens - meter0.usedOutputTokens,
       };
+      if (this.side) {
+        const s = this.runtime.sideCalls;
+        s.calls++;
+        s.ms += call.totalMs;
+        s.inputTokens += call.inputTokens;
+        s.outputTokens += call.outputTokens;
+      } else this.runtime.lastCall = call;
       return res.response;
     } finally {
       chat.dispose({ disposeSequence: false });
-      await this.runtime.release(seq);
     }
   }
 
@@ -277,8 +372,8 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions,
       const raw = await bound.invoke(input, cfg);
       try {
         return { raw, parsed: parse(raw) };
-      } catch (parsingError) {
-        return { raw, parsed: null, parsingError };
+      } catch (e) {
+        return { raw, parsed: null, error: parseProblem(e) }; // StructuredResult's shape (factory.ts)
       }
     });
   }

@@ -21,7 +21,8 @@ import { ChatNodeLlamaCpp, EmbeddedRuntime } from "./embedded.js";
 export const DEFAULT_EMBEDDED_MODEL = defaultLlmEntry().file;
 export const DEFAULT_REMOTE_MODEL = { ollama: "llama3:8b-instruct-q4_K_M", openai: "meta-llama/Meta-Llama-3-8B-Instruct" } as const;
 
-export type StructuredResult = { raw: BaseMessage; parsed: unknown | null };
+/** `error`: the provider parsed inside the call and refused the answer; `raw` keeps the text for the repair turn. */
+export type StructuredResult = { raw: BaseMessage; parsed: unknown | null; error?: string };
 
 export interface LlmBackend {
   readonly provider: "embedded" | "ollama" | "openai";
