@@ -2,6 +2,7 @@
 // under the learner's audio rate and the per-session bound on undecoded audio, and the count of
 // audio received. Each frame gets a verdict (did it keep the session alive, and what the client
 // should be told); the session acts on it.
+import { BYTES_PER_SAMPLE, DECODED_BYTES_PER_SAMPLE, SAMPLE_RATE } from "../domain/audio.js";
 import { ErrorCodes, type ErrorCode, type StreamConfig } from "../protocol/index.js";
 import type { SpeechStream } from "../stt/types.js";
 import type { SubjectLedger } from "../transport/ws-limits.js";
@@ -9,10 +10,10 @@ import type { Logger } from "../util/log.js";
 import type { EmitMetric } from "./telemetry.js";
 import { isAudioError, type AudioIngest } from "./types.js";
 
-/** The speech stream's rate (16 kHz mono float32). */
-const STREAM_SAMPLES_PER_MS = 16;
+/** The speech stream's samples per millisecond (16 kHz mono float32). */
+const STREAM_SAMPLES_PER_MS = SAMPLE_RATE / 1000;
 /** Undecoded audio in the speech stream, in bytes per millisecond (float32). */
-const UNDECODED_BYTES_PER_MS = STREAM_SAMPLES_PER_MS * 4;
+const UNDECODED_BYTES_PER_MS = STREAM_SAMPLES_PER_MS * DECODED_BYTES_PER_SAMPLE;
 /** A session that drops more than this share of audioBurstMs over the rate is closed. */
 const DROPPED_SHARE_OF_BURST = 1 / 4;
 
@@ -126,6 +127,6 @@ export class AudioIntake {
 
   private bytesToMs(bytes: number): number {
     const c = this.d.cfg;
-    return (bytes / ((c.encoding === "pcm_f32le" ? 4 : 2) * c.channels * c.sample_rate)) * 1000;
+    return (bytes / ((c.encoding === "opus" ? BYTES_PER_SAMPLE.pcm_s16le : BYTES_PER_SAMPLE[c.encoding]) * c.channels * c.sample_rate)) * 1000;
   }
 }
