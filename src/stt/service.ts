@@ -1,6 +1,6 @@
 // The STT service: one shared engine per process (from the registry, engines.ts), one decode
 // scheduler for windowed engines, admission control, and a SpeechStream per session.
-import type { Config } from "../config/index.js";
+import { ConfigSchema, type Config } from "../config/index.js";
 import { SAMPLE_RATE } from "../domain/audio.js";
 import type { Logger } from "../util/log.js";
 import { sttEngine, type StreamingEngine, type SttEngine } from "./engines.js";
@@ -25,6 +25,14 @@ export interface SttServiceOptions {
 
 type StreamOpenOptions = Parameters<StreamingEngine["openStream"]>[0];
 
+/** When admit() refuses and what it tells the client (config.stt). */
+export type AdmissionLimits = Pick<Config["stt"], "laggingUpdates" | "fullRetryAfterMs" | "behindRetryAfterMs" | "closingRetryAfterMs">;
+
+export function admissionLimits(config: Pick<Config, "stt">): AdmissionLimits {
+  const { laggingUpdates, fullRetryAfterMs, behindRetryAfterMs, closingRetryAfterMs } = config.stt;
+  return { laggingUpdates, fullRetryAfterMs, behindRetryAfterMs, closingRetryAfterMs };
+}
+
 /** Average window decoded per update, for the capacity estimate (s). */
 const CALIBRATION_SECONDS = 5;
 
@@ -48,6 +56,7 @@ export class LocalSttService implements SttService {
     readonly capacityStreams: number,
     private readonly logger: Logger,
     metrics: SttMetrics = noSttMetrics,
+    private readonly admission: AdmissionLimits = admissionLimits(ConfigSchema.parse({})),
   ) {
     this.engineName = engine.kind === "windowed" ? engine.transcriber.name : engine.engine.name;
     this.updateMs = policy.updateMs;
@@ -69,14 +78,15 @@ export class LocalSttService implements SttService {
   }
 
   admit(): Admission {
-    if (this.closed) return { ok: false, retryAfterMs: 30000, reason: "shutting down" };
+    const a = this.admission;
+    if (this.closed) return { ok: false, retryAfterMs: a.closingRetryAfterMs, reason: "shutting down" };
     if (this.streams.size >= this.capacityStreams) {
-      return { ok: false, retryAfterMs: 5000, reason: `${this.streams.size} streams already use the transcription capacity (${this.capacityStreams})` };
+      return { ok: false, retryAfterMs: a.fullRetryAfterMs, reason: `${this.streams.size} streams already use the transcription capacity (${this.capacityStreams})` };
     }
     // Projected load: if the streams we have are already behind, one more makes it worse.
-    const lagging = [...this.streams].filter((s) => s.lagMs > 3 * this.updateMs).length;
+    const lagging = [...this.streams].filter((s) => s.lagMs > a.laggingUpdates * this.updateMs).length;
     if (lagging > 0 && lagging >= this.streams.size / 2) {
-      return { ok: false, retryAfterMs: 3000, reason: "transcription is behind real time" };
+      return { ok: false, retryAfterMs: a.behindRetryAfterMs, reason: "transcription is behind real time" };
     }
     return { ok: true };
   }
@@ -142,7 +152,7 @@ export async function createSttService(config: Config, logger: Logger, opts: Stt
   const policy = policyFromConfig(config, opts.guards);
   const engine: SttEngine = opts.transcriber ? { kind: "windowed", transcriber: opts.transcriber } : await sttEngine(s.engine).create(config, logger);
   const capacity = opts.capacityStreams ?? (s.maxStreams > 0 ? s.maxStreams : await defaultCapacity(engine, policy.updateMs));
-  const svc = new LocalSttService(engine, policy, capacity, logger, opts.metrics);
+  const svc = new LocalSttService(engine, policy, capacity, logger, opts.metrics, admissionLimits(config));
   logger.info({ engine: svc.engineName, threads: svc.scheduler?.budget ?? 0, capacity, updateMs: policy.updateMs }, "speech-to-text ready");
   return svc;
 }
