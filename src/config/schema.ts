@@ -238,6 +238,14 @@ export const ConfigSchema = z.object({
       /** Speech events a session may leave unread before its stream fails (a stalled consumer). */
       maxPendingEvents: z.coerce.number().int().min(16).default(1024),
       maxStreams: z.coerce.number().int().min(0).default(0), // 0 = measure capacity at start
+      /** Admission: a stream this many updates (stt.updateMs) behind counts as lagging; half the streams lagging refuses new ones. */
+      laggingUpdates: z.coerce.number().int().min(1).default(3),
+      /** Admission: retry_after_ms told when the capacity is used up. */
+      fullRetryAfterMs: ms(5000),
+      /** Admission: retry_after_ms told when the streams are behind real time. */
+      behindRetryAfterMs: ms(3000),
+      /** Admission: retry_after_ms told while the process shuts down. */
+      closingRetryAfterMs: ms(30000),
       /** `trim`: the encoder sees only the window's audio (faster); `full`: always 30 s, as Whisper was trained. */
       audioCtx: z.enum(["trim", "full"]).default("trim"),
       /** Trimmed encoder: silence appended after each window, inside the encoder (docs/bench-stt-accuracy.md). */
