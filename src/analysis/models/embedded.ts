@@ -332,6 +332,8 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions,
           chat.dispose({ disposeSequence: false });
         }
       }
+      // The side context too (the likelihood passes' first call would otherwise pay ~1 s for it).
+      await this.runtime.withSide(async () => undefined);
       return { sequences: seqs.length, tokens };
     } finally {
       for (const seq of seqs) await this.runtime.release(seq);
