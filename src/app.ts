@@ -8,7 +8,7 @@ import { createVerifier, type TokenVerifier } from "./auth/verifier.js";
 import { devSecret, mintDevToken } from "./auth/dev.js";
 import { ensureDevCertificate, fingerprint } from "./transport/tls.js";
 import { startGateway, type Gateway } from "./transport/server.js";
-import { Metrics } from "./transport/metrics.js";
+import { Metrics, startMetricsListener } from "./transport/metrics.js";
 import { createRepository, startAudioRetention } from "./store/index.js";
 import type { Repository } from "./store/types.js";
 import { importConfiguredCurriculum } from "./curriculum/startup.js";
@@ -24,6 +24,8 @@ import { recoverInterruptedSessions } from "./jobs/recovery.js";
 import { AnalysisWorker, RedisAnalysisQueue, redisDisplay } from "./jobs/redis.js";
 import type { AnalysisQueue } from "./jobs/types.js";
 import type { Logger } from "./util/log.js";
+import type { MetricsSink } from "./metrics/events.js";
+import { background } from "./util/background.js";
 import { ensurePrivateDir } from "./util/private-files.js";
 
 export interface App {
@@ -46,12 +48,12 @@ function deterministicAnalyzer(config: Config): Analyzer {
   };
 }
 
-export async function buildAnalyzer(config: Config, store: Repository, log: Logger): Promise<Analyzer> {
+export async function buildAnalyzer(config: Config, store: Repository, log: Logger, metrics?: MetricsSink): Promise<Analyzer> {
   if (config.llm.provider === "fake") return deterministicAnalyzer(config);
   const retriever = createCurriculumRetriever(store);
   const analyzer = await createAnalyzer(config, { logger: log, retriever });
   // In the background: the prompt prefix is evaluated once per process, before the first report.
-  void analyzer.warmup();
+  background(analyzer.warmup(), "llm warmup", log, metrics);
   return analyzer;
 }
 
@@ -99,7 +101,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     let stt: SttService | null = null;
     let sttUnavailable: string | null = null;
     try {
-      stt = await createSttService(config, log); // the guards come from config.stt (policyFromConfig)
+      stt = await createSttService(config, log, { metrics }); // the guards come from config.stt (policyFromConfig)
       const s = stt;
       onClose("stt", () => s.close());
     } catch (err) {
@@ -111,7 +113,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
 
     // role "gateway" never loads the LLM: analyses run in `parlance worker` processes.
     const inProcessAnalysis = config.queue.role === "all";
-    const analyzer = inProcessAnalysis ? await buildAnalyzer(config, store, log) : null;
+    const analyzer = inProcessAnalysis ? await buildAnalyzer(config, store, log, metrics) : null;
     if (analyzer) onClose("analyzer", () => analyzer.close());
     // Core policy: live transcription first; an embedded LLM keeps to the cores it leaves.
     if (analyzer?.setSttThreads && stt) stt.onThreadDemand((n) => analyzer.setSttThreads!(n));
@@ -180,6 +182,9 @@ export interface WorkerApp {
   worker: AnalysisWorker;
   store: Repository;
   analyzer: Analyzer;
+  metrics: Metrics;
+  /** The worker's /metrics (metrics.host:metrics.workerPort). */
+  metricsUrl: string;
   close(graceMs?: number): Promise<void>;
 }
 
@@ -188,26 +193,34 @@ export async function startWorker(config: Config, log: Logger): Promise<WorkerAp
   if (!config.queue.redisUrl) {
     throw new ConfigError("parlance worker needs PARLANCE_REDIS_URL (the Redis that the gateways queue analysis jobs on)");
   }
+  const metrics = new Metrics();
   const store = await createRepository(config, log);
   let analyzer: Analyzer | null = null;
+  let listener: Awaited<ReturnType<typeof startMetricsListener>> | null = null;
   try {
-    analyzer = await buildAnalyzer(config, store, log);
-    const worker = new AnalysisWorker({ repo: store, analyzer, config, log });
+    listener = await startMetricsListener(metrics, { ...config.metrics, port: config.metrics.workerPort }, log);
+    analyzer = await buildAnalyzer(config, store, log, metrics);
+    const worker = new AnalysisWorker({ repo: store, analyzer, config, log, metrics });
     await worker.start();
     const a = analyzer;
+    const l = listener;
     return {
       worker,
       store,
       analyzer: a,
+      metrics,
+      metricsUrl: l.url,
       async close(graceMs = config.shutdownGraceMs) {
         await worker.close(graceMs);
         await a.close().catch((err: unknown) => log.error({ err }, "analyzer shutdown failed"));
         await store.close();
+        await l.close();
       },
     };
   } catch (err) {
     await analyzer?.close().catch(() => undefined);
     await store.close().catch(() => undefined);
+    await listener?.close();
     throw err;
   }
 }

@@ -23,6 +23,7 @@
 // Usage: npm run bench:analysis -- [--models .cache/models] [--tokens 250] [--timeout-s 120]
 //   [--conditions alone,policy,static,unmanaged] [--shapes 0.5b,1b] [--stt-alone-s 15] [--json out.json]
 // Model files (never committed): generator commands in docs/bench-analysis.md.
+import { SAMPLE_RATE } from "../../src/domain/audio.js";
 import { existsSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { availableParallelism, cpus, loadavg } from "node:os";
@@ -69,7 +70,7 @@ const CONDITIONS = (opts.skipContended ? ["alone"] : opts.conditions.split(",").
 for (const c of CONDITIONS) if (!["alone", "policy", "static", "unmanaged", "deferred"].includes(c)) throw new Error(`unknown condition ${c}`);
 const CORES = availableParallelism();
 const STREAMS = 2;
-const RATE = 16000;
+const RATE = SAMPLE_RATE;
 const CHUNK = 4000; // 250 ms, what a browser client sends
 const WHISPER = opts.whisper ? resolve(opts.whisper) : join(opts.models, "random-tiny.en.bin");
 // SttService.admit() calls a stream "behind real time" past 3 update periods: the line a live
@@ -142,7 +143,7 @@ function speechLoop(dir: string): Float32Array {
 
 // Random weights: the log-probability guard would drop every word and hide the cost of decoding
 // and committing them; off here as in bench:stt (production keeps it on).
-const STT_POLICY: StreamPolicy = { ...DEFAULT_POLICY, guards: { logprobThreshold: -Infinity, noSpeechThreshold: 1, suppressHallucinations: true } };
+const STT_POLICY: StreamPolicy = { ...DEFAULT_POLICY, guards: { ...DEFAULT_POLICY.guards, logprobThreshold: -Infinity, noSpeechThreshold: 1, suppressHallucinations: true } };
 
 interface SttTrace {
   /** Every decode result reaching a stream, with the lag its event carries. */
@@ -158,18 +159,8 @@ function startStt(t: BusyThreads, loop: Float32Array) {
   const streams = Array.from({ length: STREAMS }, (_, i) => new SttStream({ sessionId: `s${i}`, language: "en", policy: STT_POLICY, scheduler }));
   const trace: SttTrace = { results: [], lagSamples: [] };
   streams.forEach((s, i) => {
-    const take = s.takeJob.bind(s);
-    s.takeJob = () => {
-      const job = take();
-      if (!job) return job;
-      return {
-        request: job.request,
-        done: (r) => {
-          job.done(r);
-          trace.results.push({ stream: i, at: performance.now(), lagMs: s.lagMs });
-        },
-        failed: (e) => job.failed(e),
-      };
+    s.onDecodeSettled = (d) => {
+      if (d.ok) trace.results.push({ stream: i, at: performance.now(), lagMs: d.lagMs });
     };
   });
   const drains = streams.map(async (s) => {

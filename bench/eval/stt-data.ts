@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { readWav } from "../../src/audio/wav.js";
 import { rng } from "./rng.js";
 
-export const RATE = 16000;
+import { SAMPLE_RATE as RATE } from "../../src/domain/audio.js";
+export { RATE };
 
 export interface EvalItem {
   id: string;

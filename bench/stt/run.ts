@@ -59,7 +59,7 @@ const policy: StreamPolicy = realWeights
   : {
       ...DEFAULT_POLICY,
       promptTailChars: Number(arg("prompt-tail", String(DEFAULT_POLICY.promptTailChars))),
-      guards: { logprobThreshold: -Infinity, noSpeechThreshold: 1, suppressHallucinations: true },
+      guards: { ...DEFAULT_POLICY.guards, logprobThreshold: -Infinity, noSpeechThreshold: 1, suppressHallucinations: true },
     };
 const loop = speechLoop(AUDIO_DIR);
 const loopSec = loop.length / RATE;

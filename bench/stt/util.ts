@@ -7,7 +7,8 @@ import type { TranscribeRequest, TranscribeResult, Transcriber } from "../../src
 import { EnergyVad, VAD_FRAME_SAMPLES } from "../../src/audio/vad.js";
 import { timelineResponder, type ScriptWord } from "../../src/stt/fake.js";
 
-export const RATE = 16000;
+import { SAMPLE_RATE as RATE } from "../../src/domain/audio.js";
+export { RATE };
 export const CHUNK = 4000; // 250 ms, what a browser client sends
 
 /** jfk.wav then the LibriSpeech utterance: real speech with jfk's natural pauses. */
@@ -93,30 +94,15 @@ export interface JobRecord {
 }
 
 /**
- * Wraps the stream's decode jobs (its JobSource side) to see when each result lands and what lag
- * it carries, whether or not it produced words: random weights often produce none, and then no
- * partial event exists to time. `onSettled` runs after the stream has handled the result.
+ * Records when each of the stream's decodes lands and what lag it carries, whether or not it
+ * produced words: random weights often produce none, and then no partial event exists to time.
+ * `onSettled` runs after the stream has handled the result.
  */
 export function hookJobs(s: SttStream, onSettled: () => void = () => {}): JobRecord[] {
   const records: JobRecord[] = [];
-  const take = s.takeJob.bind(s);
-  s.takeJob = () => {
-    const job = take();
-    if (!job) return job;
-    const takenAt = performance.now();
-    const endSec = (job.request.offsetSec ?? 0) + job.request.audio.length / RATE;
-    return {
-      request: job.request,
-      done: (r) => {
-        job.done(r);
-        records.push({ takenAt, doneAt: performance.now(), endSec, lagMs: s.lagMs });
-        onSettled();
-      },
-      failed: (e) => {
-        job.failed(e);
-        onSettled();
-      },
-    };
+  s.onDecodeSettled = (d) => {
+    if (d.ok) records.push({ takenAt: d.startedAt, doneAt: performance.now(), endSec: d.endSec, lagMs: d.lagMs });
+    onSettled();
   };
   return records;
 }

@@ -8,7 +8,8 @@ import { ChatPromptTemplate, PromptTemplate } from "@langchain/core/prompts";
 import { AIMessage, HumanMessage, SystemMessage, type BaseMessage } from "@langchain/core/messages";
 import type { z } from "zod";
 import { LlmFeedbackV1, LlmFeedbackV2, LlmFeedbackV3, normalizeFeedback, type LlmFeedback } from "./llm-schema.js";
-import type { LlmBackend } from "./models/factory.js";
+import type { LlmBackend, StructuredResult } from "./models/factory.js";
+import { parseProblem } from "./models/json-schema.js";
 import { LlmUnavailableError } from "./types.js";
 
 /** The prompt every report uses unless the caller picks another (eval:feedback --prompt). */
@@ -101,7 +102,7 @@ function contentOf(m: BaseMessage): string {
   return typeof m.content === "string" ? m.content : JSON.stringify(m.content);
 }
 
-function validate(version: PromptVersion, res: { parsed: unknown; raw: BaseMessage; error?: string }): { ok: true; value: LlmFeedback } | { ok: false; problems: string[] } {
+function validate(version: PromptVersion, res: StructuredResult): { ok: true; value: LlmFeedback } | { ok: false; problems: string[] } {
   const { parsed, raw } = res;
   if (res.error) return { ok: false, problems: [res.error] };
   let candidate = parsed;
@@ -120,7 +121,7 @@ function validate(version: PromptVersion, res: { parsed: unknown; raw: BaseMessa
 /** Runs the chain; throws LlmUnavailableError when the model cannot be reached. */
 export async function runFeedbackChain(backend: LlmBackend, vars: PromptVars, signal?: AbortSignal, version: PromptVersion = PROMPT_VERSION): Promise<ChainResult> {
   const schema = FEEDBACK_SCHEMAS[version];
-  const call = async (messages: BaseMessage[]): Promise<{ raw: BaseMessage; parsed: unknown; error?: string }> => {
+  const call = async (messages: BaseMessage[]): Promise<StructuredResult> => {
     try {
       const structured = await backend.structured(schema);
       return await structured.invoke(messages, { signal });
@@ -129,7 +130,7 @@ export async function runFeedbackChain(backend: LlmBackend, vars: PromptVars, si
       if (isUnavailable(e)) throw e instanceof LlmUnavailableError ? e : new LlmUnavailableError(`LLM unreachable (${backend.name}): ${(e as Error).message}`, { cause: e });
       // Some providers parse inside the call: a malformed answer is a bad answer, not an outage.
       if (e instanceof SyntaxError || (e as Error)?.name === "ZodError" || (e as Error)?.name === "OutputParserException") {
-        return { raw: new AIMessage(""), parsed: null, error: `${(e as Error).name}: ${(e as Error).message.slice(0, 300)}` };
+        return { raw: new AIMessage(""), parsed: null, error: parseProblem(e) };
       }
       throw e;
     }

@@ -2,6 +2,7 @@
 // language feedback at all, and which words are too uncertain to be blamed on the learner.
 import type { Word } from "../protocol/messages.js";
 import type { Quality } from "../protocol/report.js";
+import { isHallucinatedPhrase } from "../stt/hallucinations.js";
 import { normalizeWord } from "./text.js";
 
 export interface QualityOptions {
@@ -15,8 +16,6 @@ export interface QualityOptions {
 export const UNUSABLE_UNCERTAIN_SHARE = 0.5;
 /** Share of uncertain words at or above which the report warns that parts are unreliable. */
 export const PARTLY_UNRELIABLE_SHARE = 0.1;
-/** Whisper's usual inventions on silence or noise: a transcript made only of these is not speech. */
-const HALLUCINATIONS = new Set(["thank you", "thanks for watching", "thank you for watching", "you", "bye", "subtitles by the amara org community"]);
 
 export interface QualityResult {
   quality: Quality;
@@ -34,13 +33,14 @@ export function assessQuality(words: readonly Word[], opts: QualityOptions): Qua
   const advice: string[] = [];
   let quality: Quality = "ok";
   const share = n ? nUncertain / n : 1;
-  const text = real.map((w) => normalizeWord(w.word)).join(" ");
+  const text = real.map((w) => w.word).join(" ");
 
   if (n === 0) {
     quality = "unusable";
     reasons.push("no speech was recognised");
     advice.push("Check that the right microphone is selected and not muted, then speak closer to it.");
-  } else if (HALLUCINATIONS.has(text)) {
+  } else if (isHallucinatedPhrase(text)) {
+    // Whisper's usual inventions on silence or noise: a transcript made only of one is not speech.
     quality = "unusable";
     reasons.push("the recording sounds like silence or background noise");
     advice.push("Check that the right microphone is selected, then speak closer to it.");

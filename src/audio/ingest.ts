@@ -3,8 +3,7 @@ import { AudioFrameError } from "./errors.js";
 import { Resampler } from "./resampler.js";
 import type { StreamConfig } from "../protocol/messages.js";
 import { createOpusAudioIngest } from "./opus.js";
-
-export const TARGET_RATE = 16000;
+import { BYTES_PER_SAMPLE, SAMPLE_RATE } from "../domain/audio.js";
 export const MIN_RATE = 8000;
 export const MAX_RATE = 48000;
 
@@ -45,11 +44,11 @@ export function createAudioIngest(cfg: IngestConfig, opts: AudioIngestOptions = 
   if (channels !== 1 && channels !== 2) {
     throw new AudioFrameError("unsupported_audio", `channels ${channels}: only 1 or 2 are supported`, true);
   }
-  const bytesPerSample = encoding === "pcm_s16le" ? 2 : 4;
+  const bytesPerSample = BYTES_PER_SAMPLE[encoding];
   const frameBytes = bytesPerSample * channels;
   const maxFrameMs = opts.maxFrameMs ?? 1000;
   const maxFrames = Math.floor((rate * maxFrameMs) / 1000);
-  const resampler = new Resampler(rate, TARGET_RATE);
+  const resampler = new Resampler(rate, SAMPLE_RATE);
   let received = 0;
 
   function decode(frame: Buffer): Float32Array {

@@ -10,8 +10,7 @@
 // (`unsupported_audio`).
 import { OpusDecoder } from "opus-decoder";
 import { AudioFrameError } from "./errors.js";
-
-export const OPUS_RATE = 16000;
+import { SAMPLE_RATE } from "../domain/audio.js";
 /**
  * Bytes of container data kept while waiting for the rest of a page or block. An Ogg page is at
  * most 65307 bytes; WebM blocks above MAX_PACKET_BYTES are refused anyway.
@@ -412,7 +411,7 @@ export function createOpusIngest(opts: OpusIngestOptions = {}): OpusIngest {
   const maxFrameAudioMs = opts.maxFrameAudioMs ?? 2000;
   // A stereo decoder decodes mono and stereo packets alike; the channel count the stream declares
   // is only known from its first bytes, while the decoder must be ready before the first frame.
-  const decoder = new OpusDecoder({ channels: 2, sampleRate: OPUS_RATE });
+  const decoder = new OpusDecoder({ channels: 2, sampleRate: SAMPLE_RATE });
   let isReady = false;
   const ready = decoder.ready.then(() => {
     isReady = true;
@@ -446,7 +445,7 @@ export function createOpusIngest(opts: OpusIngestOptions = {}): OpusIngest {
     const { packets, problems } = demuxer.push(bytes);
     if (demuxer.head && demuxer.head !== headSeen) {
       headSeen = demuxer.head;
-      skipLeft = Math.round((headSeen.preSkip / 48000) * OPUS_RATE);
+      skipLeft = Math.round((headSeen.preSkip / 48000) * SAMPLE_RATE);
     }
     let samples48 = 0;
     const good: Uint8Array[] = [];
@@ -511,7 +510,7 @@ export function createOpusIngest(opts: OpusIngestOptions = {}): OpusIngest {
     decode,
     flush: () => new Float32Array(0),
     get receivedSeconds() {
-      return decoded / OPUS_RATE;
+      return decoded / SAMPLE_RATE;
     },
     close() {
       if (closed) return;

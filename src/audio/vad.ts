@@ -3,7 +3,7 @@
 // Why energy and not Silero: smart-whisper exposes no VAD API, and the one npm binding with a
 // working Silero context (@fugood/whisper.node) ships a build without AVX. The energy VAD's job
 // here is only to decide *whether to decode*: no decoding on silence or steady noise, and an
-// utterance end after a pause. Whisper's own guards (src/stt/guards.ts) catch what slips through.
+// utterance end after a pause. Whisper's own guards (judgeSegment, src/stt/policy.ts) catch what slips through.
 
 export const VAD_FRAME_SAMPLES = 320; // 20 ms at 16 kHz
 

@@ -1,5 +1,6 @@
 // Minimal RIFF/WAVE reader for 16-bit PCM and 32-bit float files (tests, benchmarks, CLI).
 import { readFileSync } from "node:fs";
+import { SAMPLE_RATE } from "../domain/audio.js";
 
 export interface WavData {
   sampleRate: number;
@@ -41,7 +42,7 @@ export function readWav(path: string): WavData {
 }
 
 /** 16 kHz mono 16-bit WAV bytes (what the remote transcriber uploads). */
-export function encodeWav16k(samples: Float32Array, sampleRate = 16000): Buffer {
+export function encodeWav16k(samples: Float32Array, sampleRate = SAMPLE_RATE): Buffer {
   const data = Buffer.alloc(samples.length * 2);
   for (let i = 0; i < samples.length; i++) {
     const v = Math.max(-1, Math.min(1, samples[i]!));

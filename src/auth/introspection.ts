@@ -6,7 +6,8 @@
 import { createHash } from "node:crypto";
 import type { Config } from "../config/index.js";
 import { AuthError } from "./errors.js";
-import { fetchCappedText } from "./capped-fetch.js";
+import { shortClaim, usableSubject } from "./claims.js";
+import { fetchCappedText } from "../util/capped-fetch.js";
 import type { Claims } from "./verifier.js";
 import type { Logger } from "../util/log.js";
 
@@ -74,7 +75,7 @@ export class Introspector {
           headers,
           body: new URLSearchParams({ token, token_type_hint: "access_token" }),
           redirect: "manual",
-          signal: AbortSignal.timeout(this.cfg.jwksTimeoutMs),
+          signal: AbortSignal.timeout(this.cfg.introspectionTimeoutMs),
         },
         this.cfg.introspectionMaxBytes,
       );
@@ -94,8 +95,8 @@ export class Introspector {
     else if (exp !== null && exp * 1000 <= now) outcome = { kind: "expired" };
     else {
       const scopes = typeof body.scope === "string" ? body.scope.split(" ").filter(Boolean) : [];
-      const sub = typeof body.sub === "string" && body.sub.length > 0 && body.sub.length <= 256 ? body.sub : "";
-      outcome = { kind: "active", claims: { sub, scopes, exp, level: typeof body.level === "string" && body.level.length <= 64 ? body.level : undefined } };
+      const sub = usableSubject(body.sub, this.cfg) ?? "";
+      outcome = { kind: "active", claims: { sub, scopes, exp, level: shortClaim(body.level, this.cfg) } };
     }
     const ttl = this.cfg.introspectionCacheTtlMs;
     if (ttl > 0) {

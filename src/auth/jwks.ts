@@ -5,7 +5,7 @@
 import { createRemoteJWKSet, customFetch, type JWTVerifyGetKey } from "jose";
 import type { Config } from "../config/index.js";
 import type { Logger } from "../util/log.js";
-import { fetchCappedText, ResponseTooLarge } from "./capped-fetch.js";
+import { fetchCappedText, ResponseTooLarge } from "../util/capped-fetch.js";
 
 export class JwksRefused extends Error {
   constructor(message: string) {

@@ -19,6 +19,7 @@ import { createPublicKey } from "node:crypto";
 import type { Config } from "../config/index.js";
 import { MAX_TOKEN_BYTES } from "../protocol/messages.js";
 import { AuthError } from "./errors.js";
+import { shortClaim, usableSubject, type ClaimLimits } from "./claims.js";
 import { Introspector } from "./introspection.js";
 import { remoteJwks } from "./jwks.js";
 import type { Logger } from "../util/log.js";
@@ -91,16 +92,15 @@ async function loadPublicKey(file: string, configured?: string[]): Promise<{ key
   return { key: keyObject, algorithms };
 }
 
-function claimsFrom(payload: JWTPayload): Claims {
-  if (typeof payload.sub !== "string" || payload.sub.length === 0 || payload.sub.length > 256) {
-    throw new AuthError("missing_claim", "token has no usable sub claim");
-  }
+function claimsFrom(payload: JWTPayload, limits: ClaimLimits): Claims {
+  const sub = usableSubject(payload.sub, limits);
+  if (sub === undefined) throw new AuthError("missing_claim", "token has no usable sub claim");
   const scopeClaim = (payload as { scope?: unknown; scp?: unknown }).scope ?? (payload as { scp?: unknown }).scp;
   const scopes = typeof scopeClaim === "string" ? scopeClaim.split(" ").filter(Boolean) : Array.isArray(scopeClaim) ? scopeClaim.map(String) : [];
   const p = payload as Record<string, unknown>;
-  const str = (v: unknown) => (typeof v === "string" && v.length <= 64 ? v : undefined);
+  const str = (v: unknown) => shortClaim(v, limits);
   return {
-    sub: payload.sub,
+    sub,
     scopes,
     exp: typeof payload.exp === "number" ? payload.exp : null,
     level: str(p.level) ?? str(p.cefr_level) ?? str(p.cefr),
@@ -163,7 +163,7 @@ class JwtVerifier implements TokenVerifier {
       if (typeof payload.iat === "number" && payload.iat > Date.now() / 1000 + this.cfg.clockToleranceS) {
         throw new AuthError("not_yet_valid", "token iat is in the future");
       }
-      claims = claimsFrom(payload);
+      claims = claimsFrom(payload, this.cfg);
     } catch (e) {
       throw translate(e);
     }

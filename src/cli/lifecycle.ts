@@ -60,13 +60,15 @@ export async function startOrExit<T>(what: string, log: Logger, start: () => Pro
   }
 }
 
-export function closeOnSignals(what: string, log: Logger, graceMs: number, close: (graceMs: number) => Promise<void>): void {
+/** SIGTERM/SIGINT: close() within shutdownGraceMs; exit 1 anyway shutdownHardExitMs after that. */
+export function closeOnSignals(what: string, log: Logger, config: Pick<Config, "shutdownGraceMs" | "shutdownHardExitMs">, close: (graceMs: number) => Promise<void>): void {
+  const graceMs = config.shutdownGraceMs;
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, `${what} shutting down`);
-    const hard = setTimeout(() => process.exit(1), graceMs + 5000);
+    const hard = setTimeout(() => process.exit(1), graceMs + config.shutdownHardExitMs);
     hard.unref();
     close(graceMs).then(
       () => process.exit(0),

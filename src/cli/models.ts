@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { modelsDir, type Config } from "../config/index.js";
 import { listLocalModels } from "../stt/models.js";
 import { catalogue, findEntry, type CatalogueEntry } from "../models/catalogue.js";
-import { downloadModel, ModelDownloadError, type DownloadOptions } from "../models/download.js";
+import { downloadModel, downloadOptions, ModelDownloadError, type DownloadOptions } from "../models/download.js";
 import { serverModels } from "../models/server-models.js";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -12,7 +12,7 @@ import { join } from "node:path";
 export { ModelDownloadError };
 
 export interface PullOptions {
-  /** A mirror serving every file by name (tests: a loopback server). Default: PARLANCE_MODELS_BASE_URL, else the official URL. */
+  /** A mirror serving every file by name (tests: a loopback server); unset = the official URL. The CLI passes models.baseUrl. */
   baseUrl?: string;
   force?: boolean;
   trustMirrorChecksums?: boolean;
@@ -26,7 +26,7 @@ export interface PullOptions {
 export async function pullModel(name: string, dir: string, opts: PullOptions = {}): Promise<string> {
   const entry = findEntry(name);
   if (!entry) throw new ModelDownloadError(`unknown model "${name}"; known: ${catalogue().map((x) => x.name).join(", ")}`);
-  const r = await downloadModel(entry, dir, { ...opts, baseUrl: opts.baseUrl ?? process.env.PARLANCE_MODELS_BASE_URL });
+  const r = await downloadModel(entry, dir, opts);
   return r.path;
 }
 
@@ -97,10 +97,11 @@ export function registerModelsCommands(program: Command, loadConfig: () => Confi
       }
       for (const entry of entries) {
         try {
+          const settings = downloadOptions(cfg.models);
           const r = await downloadModel(entry, dir, {
-            baseUrl: o.baseUrl ?? cfg.models.baseUrl,
-            trustMirrorChecksums: o.trustMirrorChecksums ?? cfg.models.trustMirrorChecksums,
-            retries: cfg.models.downloadRetries,
+            ...settings,
+            baseUrl: o.baseUrl ?? settings.baseUrl,
+            trustMirrorChecksums: o.trustMirrorChecksums ?? settings.trustMirrorChecksums,
             force: o.force,
             out: process.stderr,
             warn: (w) => console.error(w),

@@ -38,6 +38,6 @@ export function registerServeCommand(program: Command): void {
     for (const w of assertProductionReady(config)) lines.push(`  WARNING: ${w}`);
     process.stdout.write(lines.join("\n") + "\n\n");
 
-    closeOnSignals("gateway", log, config.shutdownGraceMs, (grace) => app.close(grace));
+    closeOnSignals("gateway", log, config, (grace) => app.close(grace));
   });
 }

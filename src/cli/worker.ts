@@ -29,9 +29,10 @@ export function registerWorkerCommand(program: Command): void {
         `  queue:       ${redisDisplay(config)} (prefix ${config.queue.prefix})`,
         `  llm:         ${config.llm.provider} ${app.analyzer.modelName}, concurrency ${config.analysis.concurrency}`,
         `  store:       ${app.store.kind}`,
+        `  metrics:     ${app.metricsUrl}`,
       ].join("\n") + "\n\n",
     );
 
-    closeOnSignals("worker", log, config.shutdownGraceMs, (grace) => app.close(grace));
+    closeOnSignals("worker", log, config, (grace) => app.close(grace));
   });
 }

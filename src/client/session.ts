@@ -22,6 +22,7 @@ import {
   ServiceUnavailableError,
   TimeoutError,
 } from "./errors.js";
+import { AsyncQueue } from "../util/async-queue.js";
 
 /** The subset of the WHATWG WebSocket that the SDK uses; both browsers and `ws` provide it. */
 export interface WebSocketLike {
@@ -46,6 +47,12 @@ export interface ConnectOptions {
   signal?: AbortSignal;
   /** How long to wait for `ready` after opening (default 15 s). */
   readyTimeoutMs?: number;
+  /**
+   * Server messages kept for iteration (default 10000). A caller that never iterates (it only
+   * awaits `end()`) would otherwise keep every partial of the session; past this the oldest go.
+   * `ready`, `ended` and the report are tracked apart and never lost.
+   */
+  maxBufferedMessages?: number;
 }
 
 const OPEN = 1;
@@ -71,8 +78,6 @@ export async function connect(url: string, options: ConnectOptions): Promise<Par
   return session;
 }
 
-type Waiter = { resolve: (r: IteratorResult<ServerMessage>) => void; reject: (e: unknown) => void };
-
 export class ParlanceSession implements AsyncIterable<ServerMessage> {
   /** Resolves with the server's `ready` message. */
   readonly ready: Promise<ReadyMessage>;
@@ -82,8 +87,7 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
   /** The last `lag_ms` the server reported (audio received but not yet decoded). */
   lagMs = 0;
 
-  private readonly queue: ServerMessage[] = [];
-  private waiter: Waiter | null = null;
+  private readonly queue: AsyncQueue<ServerMessage>;
   private failure: Error | null = null; // why the session ended abnormally
   private finished = false;
   private lastServerError: { code: string; message: string } | null = null;
@@ -101,9 +105,10 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
     private readonly socket: WebSocketLike,
     token: string,
     readonly config: StreamConfig,
-    options: Pick<ConnectOptions, "signal" | "readyTimeoutMs"> = {},
+    options: Pick<ConnectOptions, "signal" | "readyTimeoutMs" | "maxBufferedMessages"> = {},
   ) {
     this.signal = options.signal;
+    this.queue = new AsyncQueue({ capacity: options.maxBufferedMessages ?? 10000, overflow: "drop-oldest" });
     this.ready = new Promise<ReadyMessage>((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
@@ -211,15 +216,8 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
 
   [Symbol.asyncIterator](): AsyncIterator<ServerMessage> {
     return {
-      next: () => {
-        const m = this.queue.shift();
-        if (m) return Promise.resolve({ value: m, done: false });
-        if (this.finished) return this.failure ? Promise.reject(this.failure) : Promise.resolve({ value: undefined, done: true });
-        if (this.waiter) return Promise.reject(new ParlanceClientError("a session supports one iterator at a time"));
-        return new Promise((resolve, reject) => {
-          this.waiter = { resolve, reject };
-        });
-      },
+      // Messages buffered before a failure are still delivered; then it rejects with the failure.
+      next: () => this.queue.next(),
       return: () => {
         // Leaving a for-await loop early does not end the session; the caller still owns it.
         return Promise.resolve({ value: undefined, done: true });
@@ -308,15 +306,7 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
       default:
         break;
     }
-    this.push(m);
-  }
-
-  private push(m: ServerMessage): void {
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      w.resolve({ value: m, done: false });
-    } else this.queue.push(m);
+    this.queue.push(m);
   }
 
   private onClose(code: number, reason: string): void {
@@ -366,12 +356,8 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
       this.reportWaiter.reject(closedErr);
       this.reportWaiter = null;
     }
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = null;
-      if (err) w.reject(err);
-      else w.resolve({ value: undefined, done: true });
-    }
+    if (err) this.queue.fail(err);
+    else this.queue.close();
   }
 }
 

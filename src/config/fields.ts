@@ -9,6 +9,20 @@ export interface Field {
   env: string; // e.g. PARLANCE_STT_THREADS
   flag: string; // e.g. stt-threads (used as --stt-threads)
   kind: "boolean" | "value";
+  /** The leaf's own default (the only place it is written); undefined = unset by default. */
+  default: unknown;
+  /** Numbers only: the bounds the schema accepts (null = unbounded on that side). */
+  range?: NumberRange;
+  /** Enums only: the accepted values. */
+  values?: readonly string[];
+  /** The leaf's schema, wrappers included (docs describe its type from it). */
+  schema: z.ZodType;
+}
+
+export interface NumberRange {
+  min: number | null;
+  max: number | null;
+  integer: boolean;
 }
 
 const ENV_OVERRIDES: Record<string, string> = {
@@ -24,10 +38,10 @@ const ENV_OVERRIDES: Record<string, string> = {
 const snake = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, "$1_$2").toUpperCase();
 const kebab = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, "$1-$2").toLowerCase();
 
-type AnyDef = { type: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType>; in?: z.ZodType; out?: z.ZodType };
-const defOf = (s: z.ZodType) => (s as unknown as { _zod: { def: AnyDef } })._zod.def;
+export type AnyDef = { type: string; innerType?: z.ZodType; shape?: Record<string, z.ZodType>; in?: z.ZodType; out?: z.ZodType; defaultValue?: unknown; format?: string };
+export const defOf = (s: z.ZodType) => (s as unknown as { _zod: { def: AnyDef } })._zod.def;
 
-function unwrap(s: z.ZodType): z.ZodType {
+export function unwrap(s: z.ZodType): z.ZodType {
   let cur = s;
   for (;;) {
     const d = defOf(cur);
@@ -43,6 +57,50 @@ function isBoolean(s: z.ZodType): boolean {
   return false;
 }
 
+/** The value a default or prefault wrapper around the leaf gives when the setting is absent. */
+function leafDefault(s: z.ZodType): unknown {
+  let cur = s;
+  for (;;) {
+    const d = defOf(cur);
+    if (d.type === "default" || d.type === "prefault") return d.defaultValue;
+    if ((d.type === "optional" || d.type === "nullable") && d.innerType) cur = d.innerType;
+    else return undefined;
+  }
+}
+
+type Check = { _zod: { def: { check: string; value?: number; inclusive?: boolean; format?: string } } };
+
+function numberRange(s: z.ZodType): NumberRange | undefined {
+  const d = defOf(unwrap(s)) as AnyDef & { checks?: Check[] };
+  if (d.type !== "number") return undefined;
+  const checks = (d.checks ?? []).map((c) => c._zod.def);
+  const integer = checks.some((c) => c.check === "number_format" && (c.format === "safeint" || c.format === "int32"));
+  const r: NumberRange = { min: null, max: null, integer };
+  for (const c of checks) {
+    if (c.check !== "greater_than" && c.check !== "less_than") continue;
+    // positive() is "> 0": said as ">= 1" for integers; a fractional setting keeps inclusive bounds.
+    if (!c.inclusive && !r.integer) throw new Error(`${String(c.value)}: give number settings inclusive bounds (min/max)`);
+    const v = c.value! + (c.inclusive ? 0 : c.check === "greater_than" ? 1 : -1);
+    if (c.check === "greater_than") r.min = r.min === null ? v : Math.max(r.min, v);
+    else r.max = r.max === null ? v : Math.min(r.max, v);
+  }
+  return r;
+}
+
+/** "an integer from 0 to 65535", "a number >= 0": the allowed values, as an error message says them. */
+export function describeRange(r: NumberRange): string {
+  const what = r.integer ? "an integer" : "a number";
+  if (r.min !== null && r.max !== null) return `${what} from ${r.min} to ${r.max}`;
+  if (r.min !== null) return `${what} >= ${r.min}`;
+  if (r.max !== null) return `${what} <= ${r.max}`;
+  return what;
+}
+
+function enumValues(s: z.ZodType): string[] | undefined {
+  const d = defOf(unwrap(s)) as AnyDef & { entries?: Record<string, string> };
+  return d.type === "enum" && d.entries ? Object.values(d.entries) : undefined;
+}
+
 function walk(schema: z.ZodType, path: string[], out: Field[]) {
   const d = defOf(unwrap(schema));
   if (d.type === "object" && d.shape) {
@@ -56,6 +114,10 @@ function walk(schema: z.ZodType, path: string[], out: Field[]) {
     env: ENV_OVERRIDES[key] ?? "PARLANCE_" + path.map(snake).join("_"),
     flag: path.map(kebab).join("-"),
     kind: isBoolean(schema) ? "boolean" : "value",
+    default: leafDefault(schema),
+    range: numberRange(schema),
+    values: enumValues(schema),
+    schema,
   });
 }
 
@@ -66,3 +128,23 @@ export const FIELDS: readonly Field[] = (() => {
 })();
 
 export const fieldByKey = new Map(FIELDS.map((f) => [f.key, f]));
+
+/**
+ * Settings that existed and are gone. Setting one stops start-up with `why` (ConfigError) rather
+ * than a warning: each was accepted while doing nothing, so an operator who set it believes in an
+ * effect they do not have, and a log line is easy to miss; the fix is deleting one line.
+ * docs/configuration.md ("Removed settings") has one line per entry.
+ */
+export interface RemovedSetting {
+  key: string;
+  env: string;
+  why: string;
+}
+
+export const REMOVED_SETTINGS: readonly RemovedSetting[] = [
+  {
+    key: "stt.vadModel",
+    env: "PARLANCE_STT_VAD_MODEL",
+    why: "removed: it was never read; voice activity is detected by the built-in energy VAD (docs/stt-engine.md), there is no Silero model to choose",
+  },
+];

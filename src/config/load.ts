@@ -4,11 +4,11 @@ import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { ConfigSchema, type Config } from "./schema.js";
-import { FIELDS, fieldByKey } from "./fields.js";
+import type { z } from "zod";
+import { FIELDS, REMOVED_SETTINGS, fieldByKey, describeRange } from "./fields.js";
+import { ConfigError, type ConfigIssue } from "./errors.js";
 
-import { ConfigError } from "./errors.js";
-
-export { ConfigError };
+export { ConfigError, type ConfigIssue };
 export { assertProductionReady } from "./safety.js";
 
 export interface LoadOptions {
@@ -75,20 +75,36 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     if (v !== undefined) setPath(fromFlags, f.path, v);
   }
   tree = mergeDeep(mergeDeep(tree, fromEnv), fromFlags);
+  refuseRemoved(tree, env);
 
   const parsed = ConfigSchema.safeParse(tree);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => {
-      const key = i.path.join(".");
-      // A list entry's issue has its index in the path ("trustedProxies.0"): name the setting.
-      let f = fieldByKey.get(key);
-      for (let n = i.path.length - 1; !f && n > 0; n--) f = fieldByKey.get(i.path.slice(0, n).join("."));
-      const where = f ? `${key} (${f.env} / --${f.flag})` : key || "(root)";
-      return `  ${where}: ${i.message}`;
-    });
-    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`);
+    const issues = parsed.error.issues.map(toIssue);
+    const lines = issues.map((i) => `  ${i.env ? `${i.key} (${i.env} / --${i.flag})` : i.key || "(root)"}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join("\n")}`, issues);
   }
   return parsed.data;
+}
+
+/** A removed setting set anywhere (file, env) is refused by name: unknown keys are otherwise dropped. */
+function refuseRemoved(tree: Tree, env: NodeJS.ProcessEnv): void {
+  const issues: ConfigIssue[] = [];
+  for (const r of REMOVED_SETTINGS) {
+    const inFile = r.key.split(".").reduce<unknown>((node, k) => (node && typeof node === "object" ? (node as Tree)[k] : undefined), tree) !== undefined;
+    if (inFile || (env[r.env] !== undefined && env[r.env] !== "")) issues.push({ key: r.key, env: r.env, message: r.why });
+  }
+  if (issues.length) throw new ConfigError(`invalid configuration:\n${issues.map((i) => `  ${i.key} (${i.env}): ${i.message}`).join("\n")}`, issues);
+}
+
+function toIssue(i: z.core.$ZodIssue): ConfigIssue {
+  const key = i.path.join(".");
+  // A list entry's issue has its index in the path ("trustedProxies.0"): name the setting.
+  let f = fieldByKey.get(key);
+  for (let n = i.path.length - 1; !f && n > 0; n--) f = fieldByKey.get(i.path.slice(0, n).join("."));
+  if (!f) return { key, message: i.message };
+  // Out of bounds: say the whole allowed range, not only the side that was crossed.
+  const range = (i.code === "too_small" || i.code === "too_big") && f.range ? f.range : undefined;
+  return { key, env: f.env, flag: f.flag, message: range ? `${i.message} (allowed: ${describeRange(range)})` : i.message, range };
 }
 
 export function modelsDir(config: Config): string {

@@ -4,8 +4,8 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { z } from "zod";
-import type { Config } from "../config/index.js";
-import { modelsDir } from "../config/index.js";
+import { ConfigSchema, modelsDir, type Config } from "../config/index.js";
+import { fetchCappedText, ResponseTooLarge } from "../util/capped-fetch.js";
 import type { Logger } from "../util/log.js";
 import { CurriculumError } from "./schema.js";
 
@@ -35,37 +35,57 @@ export function embeddingsEndpoint(base: string): string {
   return `${u}/v1/embeddings`;
 }
 
+export interface OpenAIEmbedderOptions {
+  baseUrl: string;
+  model: string;
+  apiKey?: string;
+  /** Per request (ms); default curriculum.embeddingTimeoutMs's. */
+  timeoutMs?: number;
+  /** Texts per request; default curriculum.embeddingBatchSize's. */
+  batchSize?: number;
+  /** Largest response read (bytes); default curriculum.embeddingMaxBytes's. */
+  maxBytes?: number;
+}
+
+const DEFAULTS = ConfigSchema.shape.curriculum.parse(undefined);
+
 export class OpenAIEmbedder implements Embedder {
   readonly id: string;
   private readonly url: string;
 
-  constructor(private readonly opts: { baseUrl: string; model: string; apiKey?: string; timeoutMs?: number; batchSize?: number }) {
+  constructor(private readonly opts: OpenAIEmbedderOptions) {
     this.url = embeddingsEndpoint(opts.baseUrl);
     this.id = `openai:${opts.model}@${this.url}`;
   }
 
   async embed(texts: string[], signal?: AbortSignal): Promise<number[][]> {
     const out: number[][] = [];
-    const batch = this.opts.batchSize ?? 64;
+    const batch = this.opts.batchSize ?? DEFAULTS.embeddingBatchSize;
     for (let i = 0; i < texts.length; i += batch) out.push(...(await this.embedBatch(texts.slice(i, i + batch), signal)));
     return out;
   }
 
   private async embedBatch(input: string[], signal?: AbortSignal): Promise<number[][]> {
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? 30_000);
-    let res: Response;
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? DEFAULTS.embeddingTimeoutMs);
+    let res: { status: number; text: string };
     try {
-      res = await fetch(this.url, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...(this.opts.apiKey ? { authorization: `Bearer ${this.opts.apiKey}` } : {}) },
-        body: JSON.stringify({ model: this.opts.model, input }),
-        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      });
+      // Read against a byte cap as it streams: the endpoint's answer is not trusted to be sane.
+      res = await fetchCappedText(
+        this.url,
+        {
+          method: "POST",
+          headers: { "content-type": "application/json", ...(this.opts.apiKey ? { authorization: `Bearer ${this.opts.apiKey}` } : {}) },
+          body: JSON.stringify({ model: this.opts.model, input }),
+          signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        },
+        this.opts.maxBytes ?? DEFAULTS.embeddingMaxBytes,
+      );
     } catch (e) {
-      throw new EmbeddingError(`embeddings endpoint ${this.url} unreachable: ${(e as Error).message}`, { cause: e });
+      const why = e instanceof ResponseTooLarge ? "answer too large (curriculum.embeddingMaxBytes)" : "unreachable";
+      throw new EmbeddingError(`embeddings endpoint ${this.url} ${why}: ${(e as Error).message}`, { cause: e });
     }
-    if (!res.ok) throw new EmbeddingError(`embeddings endpoint ${this.url} answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
-    const parsed = EmbeddingsResponse.safeParse(await res.json().catch(() => null));
+    if (res.status < 200 || res.status > 299) throw new EmbeddingError(`embeddings endpoint ${this.url} answered ${res.status}: ${res.text.slice(0, 200)}`);
+    const parsed = EmbeddingsResponse.safeParse(parseJson(res.text));
     if (!parsed.success || parsed.data.data.length !== input.length) {
       throw new EmbeddingError(`embeddings endpoint ${this.url} returned an unexpected body`);
     }
@@ -133,7 +153,14 @@ export function createEmbedder(config: Config, logger: Logger): Embedder | null 
       throw new CurriculumError("curriculum.embeddings=openai needs curriculum.embeddingUrl and curriculum.embeddingModel");
     }
     logger.info({ url: c.embeddingUrl, model: c.embeddingModel }, "curriculum: OpenAI-compatible embeddings");
-    return new OpenAIEmbedder({ baseUrl: c.embeddingUrl, model: c.embeddingModel, apiKey: config.llm.apiKey });
+    return new OpenAIEmbedder({
+      baseUrl: c.embeddingUrl,
+      model: c.embeddingModel,
+      apiKey: config.llm.apiKey,
+      timeoutMs: c.embeddingTimeoutMs,
+      batchSize: c.embeddingBatchSize,
+      maxBytes: c.embeddingMaxBytes,
+    });
   }
   if (!c.embeddingModel) throw new CurriculumError("curriculum.embeddings=embedded needs curriculum.embeddingModel (a GGUF file)");
   const candidates = [resolve(modelsDir(config), c.embeddingModel), resolve(c.embeddingModel)];
@@ -141,6 +168,14 @@ export function createEmbedder(config: Config, logger: Logger): Embedder | null 
   if (!path) throw new CurriculumError(`embedding model ${c.embeddingModel} not found (looked in ${candidates.join(", ")})`);
   logger.info({ model: path }, "curriculum: local GGUF embeddings");
   return new LlamaEmbedder({ modelPath: path });
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return null;
+  }
 }
 
 export function cosine(a: readonly number[], b: readonly number[]): number {

@@ -7,12 +7,13 @@ import type { Config } from "../config/index.js";
 import type { Analyzer } from "../analysis/types.js";
 import type { Report } from "../protocol/report.js";
 import type { Repository } from "../store/types.js";
-import type { Metrics } from "../transport/metrics.js";
+import { noMetrics, type MetricsSink } from "../metrics/events.js";
+import { background } from "../util/background.js";
+import { settleWithin } from "../util/timeout.js";
 import type { Logger } from "../util/log.js";
 import type { AnalysisQueue, EnqueueRequest } from "./types.js";
 import { processJob } from "./process.js";
 import { ReportListeners, type ReportListener } from "./listeners.js";
-
 
 export class LocalAnalysisQueue implements AnalysisQueue {
   readonly workerId = `${hostname()}:${process.pid}:${randomUUID().slice(0, 6)}`;
@@ -22,11 +23,13 @@ export class LocalAnalysisQueue implements AnalysisQueue {
   private closed = false;
   private active = new Set<Promise<void>>();
   private polling = false;
+  private readonly metrics: MetricsSink;
 
   constructor(
-    private readonly deps: { repo: Repository; analyzer: Analyzer | null; config: Config; log: Logger; metrics?: Metrics; pollMs?: number },
+    private readonly deps: { repo: Repository; analyzer: Analyzer | null; config: Config; log: Logger; metrics?: MetricsSink; pollMs?: number },
   ) {
     this.listeners = new ReportListeners(deps.log);
+    this.metrics = deps.metrics ?? noMetrics;
   }
 
   /** Crash recovery: jobs a dead process left running go back to pending, then polling starts. */
@@ -39,6 +42,7 @@ export class LocalAnalysisQueue implements AnalysisQueue {
 
   async enqueue(req: EnqueueRequest): Promise<string> {
     const job = await this.deps.repo.createJob({ id: randomUUID(), ...req });
+    this.metrics.emit({ type: "job.enqueued", scope: req.scope });
     this.schedule(0);
     return job.id;
   }
@@ -60,7 +64,7 @@ export class LocalAnalysisQueue implements AnalysisQueue {
     }
     this.timer = setTimeout(() => {
       this.timer = null;
-      void this.poll();
+      background(this.poll(), "analysis queue poll", this.deps.log, this.metrics);
     }, ms);
     this.timer.unref();
   }
@@ -69,8 +73,8 @@ export class LocalAnalysisQueue implements AnalysisQueue {
     if (this.polling || this.closed) return;
     this.polling = true;
     try {
-      const { repo, config, metrics } = this.deps;
-      metrics?.queueDepth.set(await repo.countJobs("pending"));
+      const { repo, config } = this.deps;
+      this.metrics.emit({ type: "job.queue_depth", pending: await repo.countJobs("pending") });
       const free = config.analysis.concurrency - this.running;
       if (free > 0) {
         const jobs = await repo.claimDueJobs(this.workerId, free);
@@ -93,9 +97,9 @@ export class LocalAnalysisQueue implements AnalysisQueue {
   }
 
   private async run(job: Parameters<typeof processJob>[0]) {
-    const { repo, analyzer, config, log, metrics } = this.deps;
+    const { repo, analyzer, config, log } = this.deps;
     const onProvisional = (r: Report) => this.publish(job.sessionId, job.id, r);
-    const outcome = await processJob(job, { repo, analyzer: analyzer!, config, log, metrics, onProvisional }).catch((err: unknown) => {
+    const outcome = await processJob(job, { repo, analyzer: analyzer!, config, log, metrics: this.metrics, onProvisional }).catch((err: unknown) => {
       log.error({ err, job: job.id }, "analysis job crashed");
       return null;
     });
@@ -107,11 +111,7 @@ export class LocalAnalysisQueue implements AnalysisQueue {
   async close(graceMs = 0): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
-    if (this.active.size && graceMs > 0) {
-      let t: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.allSettled([...this.active]), new Promise((r) => (t = setTimeout(r, graceMs)))]);
-      clearTimeout(t);
-    }
+    if (this.active.size && graceMs > 0) await settleWithin(Promise.allSettled([...this.active]), graceMs);
     // Analyses still running past the grace period go back to pending now rather than at the next
     // start: another process on a shared store can take them at once.
     if (this.active.size > 0) {

@@ -8,7 +8,7 @@ import { deterministicReport } from "../analysis/analyzer.js";
 import { groundReportResources } from "../curriculum/ground.js";
 import type { Report } from "../protocol/report.js";
 import type { JobRecord, Repository } from "../store/types.js";
-import type { Metrics } from "../transport/metrics.js";
+import { noMetrics, type MetricsSink } from "../metrics/events.js";
 import type { Logger } from "../util/log.js";
 
 export type JobOutcome =
@@ -46,13 +46,16 @@ export async function processJob(
     analyzer: Analyzer;
     config: Config;
     log: Logger;
-    metrics?: Metrics;
+    metrics?: MetricsSink;
     /** Receives the report's deterministic parts (status "pending") before the LLM runs, on the first attempt. */
     onProvisional?: (report: Report) => void;
   },
 ): Promise<JobOutcome> {
-  const { repo, analyzer, config, log, metrics } = deps;
+  const { repo, analyzer, config, log } = deps;
+  const metrics = deps.metrics ?? noMetrics;
   const started = Date.now();
+  // Due at runAfter (its enqueue, or the retry time a failure set): waiting starts there.
+  metrics.emit({ type: "job.started", queueWaitMs: Math.max(0, started - Date.parse(job.runAfter)) });
   const input = await loadInput(repo, job);
   if (!input) {
     await repo.failJob(job.id, "session no longer exists", null);
@@ -71,21 +74,20 @@ export async function processJob(
     const { report, dropped } = await groundReportResources(raw, repo);
     if (dropped.length) log.warn({ job: job.id, dropped }, "dropped resources the store does not hold");
     await repo.completeJob(job.id, report);
-    metrics?.analysisJobs.inc({ outcome: report.llm_status });
-    metrics?.analysisSeconds.observe((Date.now() - started) / 1000);
+    metrics.emit({ type: "job.done", outcome: report.llm_status, durationMs: Date.now() - started });
     return { kind: "done", report };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     const retryable = job.attempts < config.analysis.maxAttempts;
     if (!retryable) {
       await repo.failJob(job.id, message, null);
-      metrics?.analysisJobs.inc({ outcome: "failed" });
+      metrics.emit({ type: "job.failed", durationMs: Date.now() - started });
       log.error({ job: job.id, err: message, attempts: job.attempts }, "analysis failed for good");
       return { kind: "failed", error: message };
     }
     const runAfter = new Date(Date.now() + backoffMs(job.attempts, config.analysis));
     await repo.failJob(job.id, message, runAfter);
-    metrics?.analysisRetries.inc();
+    metrics.emit({ type: "job.retry_scheduled" });
     const unavailable = err instanceof LlmUnavailableError;
     log.warn({ job: job.id, err: message, attempts: job.attempts, retry_at: runAfter.toISOString(), unavailable }, "analysis will be retried");
     // The learner still gets what needs no LLM (fluency, vocabulary) while the LLM is away.

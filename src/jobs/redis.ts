@@ -12,7 +12,9 @@ import type { Config } from "../config/index.js";
 import type { Analyzer } from "../analysis/types.js";
 import type { Report } from "../protocol/report.js";
 import type { JobRecord, Repository } from "../store/types.js";
-import type { Metrics } from "../transport/metrics.js";
+import { noMetrics, type MetricsSink } from "../metrics/events.js";
+import { background } from "../util/background.js";
+import { settleWithin, withTimeout } from "../util/timeout.js";
 import type { Logger } from "../util/log.js";
 import type { AnalysisQueue, EnqueueRequest } from "./types.js";
 import { backoffMs, processJob, type JobOutcome } from "./process.js";
@@ -49,13 +51,6 @@ export function redisDisplay(config: Config): string {
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let t: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms)))]).finally(() =>
-    clearTimeout(t),
-  );
-}
-
 /** Adds the BullMQ job for a store row, due at the row's runAfter. A known id is not added again. */
 async function schedule(queue: Queue, job: Pick<JobRecord, "id" | "sessionId" | "runAfter">): Promise<void> {
   const delay = Math.max(0, Date.parse(job.runAfter) - Date.now());
@@ -82,8 +77,10 @@ export class RedisAnalysisQueue implements AnalysisQueue {
   private connectedOnce = false;
   private depthTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly metrics: MetricsSink;
 
-  constructor(private readonly deps: { repo: Repository; config: Config; log: Logger; metrics?: Metrics }) {
+  constructor(private readonly deps: { repo: Repository; config: Config; log: Logger; metrics?: MetricsSink }) {
+    this.metrics = deps.metrics ?? noMetrics;
     this.listeners = new ReportListeners(deps.log);
     this.queue = newQueue(deps.config);
     this.queue.on("error", (err) => deps.log.warn({ err: err.message }, "redis queue connection error"));
@@ -94,13 +91,13 @@ export class RedisAnalysisQueue implements AnalysisQueue {
     this.sub.on("ready", () => {
       // Reports published while this connection was down are in the store: fetch them. The
       // short wait lets ioredis resubscribe first, so nothing falls between the two.
-      if (this.connectedOnce) setTimeout(() => void this.reconcile(), 500).unref();
+      if (this.connectedOnce) setTimeout(() => background(this.reconcile(), "report reconcile after a Redis outage", deps.log, this.metrics), 500).unref();
       this.connectedOnce = true;
     });
   }
 
   async start(): Promise<void> {
-    const { config, log, metrics, repo } = this.deps;
+    const { config, log, repo } = this.deps;
     try {
       await withTimeout(
         this.sub.connect().then(() => this.sub.subscribe(reportChannel(config))),
@@ -111,19 +108,16 @@ export class RedisAnalysisQueue implements AnalysisQueue {
       // Sessions still work and jobs still persist; reports arrive once Redis is back (reconcile).
       log.error({ err: (err as Error).message, redis: redisDisplay(config) }, "Redis unreachable at start-up; analyses wait in the store until it is back");
     }
-    if (metrics && config.queue.sweepMs > 0) {
-      this.depthTimer = setInterval(() => {
-        repo.countJobs("pending").then(
-          (n) => metrics.queueDepth.set(n),
-          () => undefined,
-        );
-      }, config.queue.sweepMs);
+    if (config.queue.sweepMs > 0) {
+      const countDepth = async () => this.metrics.emit({ type: "job.queue_depth", pending: await repo.countJobs("pending") });
+      this.depthTimer = setInterval(() => background(countDepth, "analysis queue depth count", log, this.metrics), config.queue.sweepMs);
       this.depthTimer.unref();
     }
   }
 
   async enqueue(req: EnqueueRequest): Promise<string> {
     const job = await this.deps.repo.createJob({ id: randomUUID(), ...req });
+    this.metrics.emit({ type: "job.enqueued", scope: req.scope });
     this.outstanding.set(job.id, job.sessionId);
     try {
       await withTimeout(schedule(this.queue, job), 5000, "adding the job to Redis");
@@ -194,8 +188,10 @@ export class AnalysisWorker {
   private sweepTimer: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
   private closed = false;
+  private readonly metrics: MetricsSink;
 
-  constructor(private readonly deps: { repo: Repository; analyzer: Analyzer; config: Config; log: Logger; metrics?: Metrics }) {
+  constructor(private readonly deps: { repo: Repository; analyzer: Analyzer; config: Config; log: Logger; metrics?: MetricsSink }) {
+    this.metrics = deps.metrics ?? noMetrics;
     this.queue = newQueue(deps.config);
     this.queue.on("error", (err) => deps.log.warn({ err: err.message }, "redis queue connection error"));
     this.pub = new Redis(redisUrl(deps.config), { maxRetriesPerRequest: 3 });
@@ -219,13 +215,15 @@ export class AnalysisWorker {
     await worker.waitUntilReady();
     this.worker = worker;
     if (config.queue.sweepMs > 0) {
-      this.sweepTimer = setInterval(() => void this.sweep(), config.queue.sweepMs);
+      // sweep() catches its own failures (logged); background() is the backstop for a bug in it.
+      this.sweepTimer = setInterval(() => background(this.sweep(), "analysis store sweep", log, this.metrics), config.queue.sweepMs);
       this.sweepTimer.unref();
     }
   }
 
   private async process(bjob: Job<BullData, string>, token?: string): Promise<string> {
-    const { repo, analyzer, config, log, metrics } = this.deps;
+    const { repo, analyzer, config, log } = this.deps;
+    const { metrics } = this;
     const job = await repo.claimJob(bjob.data.jobId, this.workerId);
     if (!job) return "skipped"; // done, failed or erased since it was queued
     if (job.attempts > config.analysis.maxAttempts) {
@@ -237,7 +235,7 @@ export class AnalysisWorker {
     log.info({ job: job.id, session: job.sessionId, attempt: job.attempts, worker: this.workerId }, "analysis job started");
     let outcome: JobOutcome;
     try {
-      const onProvisional = (report: Report) => void this.publish({ sessionId: job.sessionId, jobId: job.id, report });
+      const onProvisional = (report: Report) => background(this.publish({ sessionId: job.sessionId, jobId: job.id, report }), "provisional report publish", log, metrics);
       outcome = await processJob(job, { repo, analyzer, config, log, metrics, onProvisional });
     } catch (err) {
       // Not the LLM (processJob handles that) but the store or a bug: retry like an LLM failure.
@@ -275,6 +273,7 @@ export class AnalysisWorker {
   /** Persists and schedules a job (the start-up/sweep recovery of crashed gateways' sessions). */
   async enqueue(req: EnqueueRequest): Promise<string> {
     const job = await this.deps.repo.createJob({ id: randomUUID(), ...req });
+    this.metrics.emit({ type: "job.enqueued", scope: req.scope });
     await schedule(this.queue, job).catch((err: unknown) =>
       this.deps.log.warn({ job: job.id, err: (err as Error).message }, "could not add the analysis job to Redis; the next sweep will"),
     );
@@ -325,16 +324,7 @@ export class AnalysisWorker {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await this.sweeping?.catch(() => undefined);
     const w = this.worker;
-    if (w) {
-      let t: NodeJS.Timeout | undefined;
-      const graceful = w.close().then(
-        () => true,
-        () => true,
-      );
-      const inTime = await Promise.race([graceful, new Promise<boolean>((r) => (t = setTimeout(() => r(false), graceMs)))]);
-      clearTimeout(t);
-      if (!inTime) await w.close(true).catch(() => undefined);
-    }
+    if (w && !(await settleWithin(w.close(), graceMs))) await w.close(true).catch(() => undefined);
     await this.queue.close().catch(() => undefined);
     this.pub.disconnect();
   }

@@ -14,6 +14,8 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { CatalogueEntry } from "./catalogue.js";
+import { ConfigSchema, type Config } from "../config/index.js";
+import { fetchCappedText } from "../util/capped-fetch.js";
 
 export class ModelDownloadError extends Error {
   constructor(message: string) {
@@ -29,8 +31,14 @@ export interface DownloadOptions {
   trustMirrorChecksums?: boolean;
   /** Download again even if the file is there. */
   force?: boolean;
-  /** Resume attempts within this call after a cut connection. */
+  /** Resume attempts within this call after a cut (or stalled) connection. */
   retries?: number;
+  /** Wait before the first resume (ms); doubles for each further one. */
+  retryBaseMs?: number;
+  /** A response that sends no bytes for this long is cut and resumed like a dropped connection (ms). */
+  stallMs?: number;
+  /** A mirror's SHA256SUMS larger than this is not read (bytes). */
+  checksumListMaxBytes?: number;
   /** Where the progress goes: a redrawn bar on a TTY, a line every 10 % otherwise. */
   out?: NodeJS.WritableStream & { isTTY?: boolean };
   /** Warnings (an accepted mirror checksum). */
@@ -96,21 +104,73 @@ function sourceUrl(entry: CatalogueEntry, baseUrl?: string): string {
   return baseUrl ? `${baseUrl.replace(/\/+$/, "")}/${encodeURIComponent(entry.file)}` : entry.url;
 }
 
-async function mirrorSum(entry: CatalogueEntry, baseUrl: string): Promise<string | null> {
+/** The download settings of config.models, as options (the CLI may override some). */
+export function downloadOptions(m: Config["models"]): DownloadOptions {
+  return {
+    baseUrl: m.baseUrl,
+    trustMirrorChecksums: m.trustMirrorChecksums,
+    retries: m.downloadRetries,
+    retryBaseMs: m.downloadRetryBaseMs,
+    stallMs: m.downloadStallMs,
+    checksumListMaxBytes: m.checksumListMaxBytes,
+  };
+}
+
+const DEFAULTS = downloadOptions(ConfigSchema.shape.models.parse(undefined));
+
+async function mirrorSum(entry: CatalogueEntry, baseUrl: string, maxBytes: number, stallMs: number): Promise<string | null> {
   const url = `${baseUrl.replace(/\/+$/, "")}/SHA256SUMS`;
-  const res = await fetch(url).catch(() => null);
-  if (!res?.ok) return null;
-  const text = await res.text();
-  if (text.length > 1 << 20) return null;
-  return parseSha256Sums(text).get(entry.file) ?? null;
+  // Streamed against the cap: a mirror's answer is not trusted to be small.
+  const res = await fetchCappedText(url, { signal: AbortSignal.timeout(stallMs) }, maxBytes).catch(() => null);
+  if (!res || res.status !== 200) return null;
+  return parseSha256Sums(res.text).get(entry.file) ?? null;
+}
+
+/** Aborts `ac` once `ms` pass without a call to kick(): a server that stops sending mid-body. */
+function stallWatch(ac: AbortController, ms: number) {
+  let timer: NodeJS.Timeout | undefined;
+  const kick = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => ac.abort(new StalledError(ms)), ms);
+  };
+  kick();
+  return { kick, stop: () => clearTimeout(timer) };
+}
+
+class StalledError extends Error {
+  constructor(ms: number) {
+    super(`no data for ${ms} ms`);
+    this.name = "StalledError";
+  }
 }
 
 /** One attempt: continues `<dest>.partial` from its current size. Resolves when the body has been written. */
-async function fetchInto(entry: CatalogueEntry, url: string, partial: string, draw: ReturnType<typeof progress>): Promise<{ total: number }> {
+async function fetchInto(entry: CatalogueEntry, url: string, partial: string, draw: ReturnType<typeof progress>, stallMs: number): Promise<{ total: number }> {
+  const ac = new AbortController();
+  const watch = stallWatch(ac, stallMs);
+  try {
+    return await fetchBody(entry, url, partial, draw, ac.signal, watch.kick, stallMs);
+  } finally {
+    watch.stop();
+  }
+}
+
+async function fetchBody(
+  entry: CatalogueEntry,
+  url: string,
+  partial: string,
+  draw: ReturnType<typeof progress>,
+  signal: AbortSignal,
+  kick: () => void,
+  stallMs: number,
+): Promise<{ total: number }> {
   const have = existsSync(partial) ? statSync(partial).size : 0;
-  const res = await fetch(url, { redirect: "follow", headers: have > 0 ? { Range: `bytes=${have}-` } : {} }).catch((e: unknown) => {
+  const res = await fetch(url, { redirect: "follow", headers: have > 0 ? { Range: `bytes=${have}-` } : {}, signal }).catch((e: unknown) => {
+    // No answer at all is retried like a cut body; a refused connection is final.
+    if (signal.reason instanceof StalledError) throw signal.reason;
     throw new ModelDownloadError(`download of ${url} failed: ${(e as Error).message}`);
   });
+  kick();
   let append = false;
   let total: number;
   if (res.status === 206 && have > 0) {
@@ -126,7 +186,7 @@ async function fetchInto(entry: CatalogueEntry, url: string, partial: string, dr
     // The partial file is already whole (or longer than the file): start again.
     await res.body?.cancel();
     rmSync(partial, { force: true });
-    return fetchInto(entry, url, partial, draw);
+    return fetchBody(entry, url, partial, draw, signal, kick, stallMs);
   } else if (res.ok && res.body) {
     total = Number(res.headers.get("content-length")) || entry.sizeMB * 1048576; // 200: the server ignored the Range; start over
   } else {
@@ -136,6 +196,7 @@ async function fetchInto(entry: CatalogueEntry, url: string, partial: string, dr
   let got = append ? have : 0;
   const body = Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>);
   body.on("data", (chunk: Buffer) => {
+    kick();
     got += chunk.length;
     draw(got, total);
   });
@@ -160,10 +221,11 @@ export async function downloadModel(entry: CatalogueEntry, dir: string, opts: Do
   if (opts.force) rmSync(partial, { force: true });
   const resumedFrom = existsSync(partial) ? statSync(partial).size : 0;
   const draw = progress(entry, opts.out);
-  const retries = opts.retries ?? 3;
+  const retries = opts.retries ?? DEFAULTS.retries!;
+  const stallMs = opts.stallMs ?? DEFAULTS.stallMs!;
   for (let attempt = 0; ; attempt++) {
     try {
-      await fetchInto(entry, url, partial, draw);
+      await fetchInto(entry, url, partial, draw, stallMs);
       break;
     } catch (e) {
       if (opts.out?.isTTY) opts.out.write("\n");
@@ -176,7 +238,7 @@ export async function downloadModel(entry: CatalogueEntry, dir: string, opts: Do
         );
       }
       opts.out?.write(`${entry.name}: connection lost at ${fmtMB(have)} MB; resuming (${attempt + 1}/${retries})\n`);
-      await new Promise((r) => setTimeout(r, 250 * 2 ** attempt));
+      await new Promise((r) => setTimeout(r, (opts.retryBaseMs ?? DEFAULTS.retryBaseMs!) * 2 ** attempt));
     }
   }
 
@@ -184,7 +246,7 @@ export async function downloadModel(entry: CatalogueEntry, dir: string, opts: Do
   let verified: DownloadResult["verified"] | null = null;
   if (entry.sha256 ? sha256 === entry.sha256 : entry.sha1 ? (await hashFile(partial, "sha1")) === entry.sha1 : false) verified = "official";
   else if (trustMirror) {
-    const listed = await mirrorSum(entry, opts.baseUrl!);
+    const listed = await mirrorSum(entry, opts.baseUrl!, opts.checksumListMaxBytes ?? DEFAULTS.checksumListMaxBytes!, stallMs);
     if (listed === sha256) {
       verified = "mirror";
       opts.warn?.(

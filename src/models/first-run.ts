@@ -4,7 +4,7 @@
 // page and refuses sessions with `stt_unavailable`, so the page can say "not set up".
 import { createInterface } from "node:readline/promises";
 import { modelsDir, type Config } from "../config/index.js";
-import { downloadModel, type DownloadResult } from "./download.js";
+import { downloadModel, downloadOptions, type DownloadResult } from "./download.js";
 import { serverModels, type ServerModel } from "./server-models.js";
 
 export interface FirstRunOptions {
@@ -63,9 +63,7 @@ export async function ensureFirstRunModels(config: Config, opts: FirstRunOptions
     for (const m of pullable) {
       try {
         const r = await downloadModel(m.entry!, dir, {
-          baseUrl: config.models.baseUrl,
-          trustMirrorChecksums: config.models.trustMirrorChecksums,
-          retries: config.models.downloadRetries,
+          ...downloadOptions(config.models),
           out,
           warn: (w) => out.write(`${w}\n`),
         });

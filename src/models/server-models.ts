@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { modelsDir, type Config } from "../config/index.js";
 import { resolveModelPath as resolveLlmPath } from "../analysis/models/factory.js";
 import { resolveModelPath as resolveWhisperPath } from "../stt/models.js";
+import { sttEngine } from "../stt/engines.js";
 import { findEntry, type CatalogueEntry, type ModelKind } from "./catalogue.js";
 
 export interface ServerModel {
@@ -21,8 +22,9 @@ export interface ServerModel {
 export function serverModels(config: Config): ServerModel[] {
   const dir = modelsDir(config);
   const out: ServerModel[] = [];
-  if (config.stt.engine === "embedded") {
-    const name = config.stt.model;
+  const whisperModel = sttEngine(config.stt.engine).localModel?.(config);
+  if (whisperModel !== undefined) {
+    const name = whisperModel;
     const isName = !/[\\/]/.test(name);
     const entry = isName ? findEntry(name) : undefined;
     let path: string;

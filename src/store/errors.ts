@@ -21,3 +21,11 @@ export class InvalidRecordError extends StoreError {
     this.name = "InvalidRecordError";
   }
 }
+
+/** A stored row fails its schema on the way out (edited by hand, written by an incompatible version). */
+export class CorruptRecordError extends StoreError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "CorruptRecordError";
+  }
+}

@@ -9,7 +9,7 @@ import { SqliteRepository } from "./sqlite/repository.js";
 import { PostgresRepository } from "./postgres/repository.js";
 
 export type * from "./types.js";
-export { StoreError, NotFoundError, InvalidRecordError } from "./errors.js";
+export { StoreError, NotFoundError, InvalidRecordError, CorruptRecordError } from "./errors.js";
 export { SqliteRepository } from "./sqlite/repository.js";
 export { PostgresRepository } from "./postgres/repository.js";
 export { startAudioRetention, type RetentionHandle } from "./retention.js";

@@ -1,5 +1,6 @@
 // The persistence seam: one Repository interface, implemented by SQLite (embedded default) and
 // PostgreSQL (shared by several gateway/worker processes). Every method is async so both fit.
+import type { CommittedSegment } from "../domain/segment.js";
 import type { StreamConfig, Word } from "../protocol/messages.js";
 import type { Report } from "../protocol/report.js";
 
@@ -17,13 +18,9 @@ export interface SessionRecord {
   audioMs: number;
 }
 
-export interface SegmentRecord {
+/** A committed segment as stored: the domain's CommittedSegment plus whose and when. */
+export interface SegmentRecord extends CommittedSegment {
   sessionId: string;
-  segmentId: number;
-  text: string;
-  start: number;
-  end: number;
-  words: Word[];
   createdAt: string;
 }
 

@@ -3,7 +3,7 @@
 import { z } from "zod";
 import { StreamConfig, Word } from "../protocol/messages.js";
 import { Report } from "../protocol/report.js";
-import { InvalidRecordError } from "./errors.js";
+import { CorruptRecordError, InvalidRecordError } from "./errors.js";
 
 const id = z.string().min(1).max(200);
 // Normalised to UTC `toISOString()` form: SQLite compares these as text.
@@ -62,6 +62,28 @@ export function check<S extends z.ZodType>(schema: S, value: unknown, what: stri
     throw new InvalidRecordError(`invalid ${what}: ${issues.join("; ")}`, { cause: r.error });
   }
   return r.data;
+}
+
+/**
+ * A report row read back: parsed with the same schema that admitted it, so a row edited by hand
+ * or written by an incompatible version is a typed error naming the job, never a Report that
+ * is not one. `stored` is the column as the driver returns it (SQLite text, PostgreSQL JSONB).
+ */
+export function storedReport(jobId: string, stored: unknown): { jobId: string; report: Report } {
+  let value = stored;
+  if (typeof stored === "string") {
+    try {
+      value = JSON.parse(stored);
+    } catch (e) {
+      throw new CorruptRecordError(`stored report of job ${jobId} is not JSON: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  const r = Report.safeParse(value);
+  if (!r.success) {
+    const issues = r.error.issues.slice(0, 3).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+    throw new CorruptRecordError(`stored report of job ${jobId} does not fit the report schema: ${issues.join("; ")}`, { cause: r.error });
+  }
+  return { jobId, report: r.data };
 }
 
 export const clampLimit = (limit: number | undefined, dflt: number, max: number) =>

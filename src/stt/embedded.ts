@@ -1,12 +1,16 @@
 // The embedded engine: whisper.cpp through smart-whisper (docs/stt-engine.md says why this
 // binding). One model per process, shared by every session; each decode runs on libuv's thread
 // pool with its own whisper state, so the event loop never waits on inference.
+import { availableParallelism } from "node:os";
 import { WhisperModel, TranscribeTask, WhisperSamplingStrategy, type TranscribeParams } from "smart-whisper";
+import { modelsDir } from "../config/index.js";
+import { SAMPLE_RATE } from "../domain/audio.js";
+import type { SttEngineEntry } from "./engines.js";
 import { TranscriptionError } from "./errors.js";
+import { resolveModelPath } from "./models.js";
 import { meanLogprob, tokensToWords, type TimedToken } from "./words.js";
 import type { TranscribeRequest, TranscribeResult, Transcriber, TranscriberCapabilities, TranscribedSegment } from "./types.js";
 
-const SAMPLE_RATE = 16000;
 /** whisper.cpp returns nothing for 1.0 s of audio or less: shorter windows are padded to this. */
 const MIN_SAMPLES = Math.round(1.1 * SAMPLE_RATE);
 /** One encoder position covers 20 ms of audio (100 mel frames/s, conv stride 2). */
@@ -80,15 +84,7 @@ export class EmbeddedWhisperTranscriber implements Transcriber {
     this.opts = opts;
     this.model = model;
     this.name = `whisper.cpp:${opts.label ?? opts.modelPath.replace(/^.*\//, "")}`;
-    this.capabilities = {
-      local: true,
-      wordTimestamps: true,
-      tokenProbabilities: true,
-      noSpeechProbability: false, // smart-whisper does not expose it
-      initialPrompt: true,
-      trimmedEncoder: opts.audioCtx === "trim",
-      maxConcurrency: Math.max(1, opts.threads),
-    };
+    this.capabilities = { local: true, trimmedEncoder: opts.audioCtx === "trim", maxConcurrency: Math.max(1, opts.threads) };
   }
 
   /** Loads (or reuses) the model; rejects with the loader's error for a missing or bad file. */
@@ -105,6 +101,7 @@ export class EmbeddedWhisperTranscriber implements Transcriber {
 
   async transcribe(req: TranscribeRequest): Promise<TranscribeResult> {
     if (this.closed || !this.model) throw new TranscriptionError("transcriber is closed");
+    // A decode on the libuv pool cannot be interrupted; an aborted request is not started.
     if (req.signal?.aborted) throw new TranscriptionError("aborted", { retryable: false });
     const model = await this.model;
     const realSamples = req.audio.length;
@@ -172,3 +169,15 @@ export class EmbeddedWhisperTranscriber implements Transcriber {
     await release(this.opts.modelPath);
   }
 }
+
+/** stt.engine = "embedded": the model stt.model names, loaded once, stt.threads decodes at once. */
+export const embeddedEngine: SttEngineEntry = {
+  async create(config) {
+    const s = config.stt;
+    const modelPath = resolveModelPath(s.model, modelsDir(config));
+    const threads = s.threads > 0 ? s.threads : Math.max(1, availableParallelism());
+    const transcriber = await EmbeddedWhisperTranscriber.create({ modelPath, threads, audioCtx: s.audioCtx, padSec: s.padMs / 1000, label: s.model.replace(/^.*\//, "") });
+    return { kind: "windowed", transcriber };
+  },
+  localModel: (config) => config.stt.model,
+};

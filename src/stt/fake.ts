@@ -1,4 +1,7 @@
 // A scripted Transcriber for policy tests: no model, deterministic output, optional delay.
+// stt.engine = "fake" (dev and tests) hears nothing.
+import { SAMPLE_RATE } from "../domain/audio.js";
+import type { SttEngineEntry } from "./engines.js";
 import type { TranscribeRequest, TranscribeResult, Transcriber, TranscriberCapabilities, TranscribedSegment } from "./types.js";
 
 export interface FakeCall {
@@ -19,6 +22,8 @@ export interface FakeTranscriberOptions {
   maxConcurrency?: number;
   /** Throw on these call numbers (0-based), to test decode failures. */
   failOn?: number[];
+  /** What a scripted failure throws (default: a plain Error, which counts as retryable). */
+  failWith?: (call: FakeCall) => Error;
 }
 
 export interface ScriptWord {
@@ -66,24 +71,18 @@ export class FakeTranscriber implements Transcriber {
 
   constructor(opts: FakeTranscriberOptions = {}) {
     this.opts = opts;
-    this.capabilities = {
-      local: true,
-      wordTimestamps: true,
-      tokenProbabilities: true,
-      noSpeechProbability: true,
-      initialPrompt: true,
-      trimmedEncoder: true,
-      maxConcurrency: opts.maxConcurrency ?? 2,
-    };
+    // A scripted engine costs nothing: no capacity measurement, a fixed stream count.
+    this.capabilities = { local: true, trimmedEncoder: true, maxConcurrency: opts.maxConcurrency ?? 2, defaultStreams: 64 };
   }
 
   async transcribe(req: TranscribeRequest): Promise<TranscribeResult> {
     if (this.closed) throw new Error("fake transcriber closed");
-    const call: FakeCall = { call: this.calls.length, offset: req.offsetSec ?? 0, duration: req.audio.length / 16000, prompt: req.prompt, threads: req.threads };
+    const call: FakeCall = { call: this.calls.length, offset: req.offsetSec ?? 0, duration: req.audio.length / SAMPLE_RATE, prompt: req.prompt, threads: req.threads };
     this.calls.push(call);
     const delay = typeof this.opts.delayMs === "function" ? this.opts.delayMs(call) : (this.opts.delayMs ?? 0);
-    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-    if (this.opts.failOn?.includes(call.call)) throw new Error(`scripted failure on call ${call.call}`);
+    if (delay > 0) await abortableDelay(delay, req.signal);
+    if (req.signal?.aborted) throw req.signal.reason;
+    if (this.opts.failOn?.includes(call.call)) throw this.opts.failWith?.(call) ?? new Error(`scripted failure on call ${call.call}`);
     const segments = this.opts.respond ? this.opts.respond(call) : [];
     return { segments, language: req.language, decodeMs: delay };
   }
@@ -92,3 +91,20 @@ export class FakeTranscriber implements Transcriber {
     this.closed = true;
   }
 }
+
+/** Like a real engine's request: an abort ends the wait at once. */
+function abortableDelay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
+
+export const fakeEngine: SttEngineEntry = {
+  create: async () => ({ kind: "windowed", transcriber: new FakeTranscriber() }),
+};

@@ -1,10 +1,13 @@
 export * from "./types.js";
 export { createSttService, LocalSttService, policyFromConfig, type SttServiceOptions } from "./service.js";
-export { SttStream, DEFAULT_POLICY, type StreamPolicy } from "./stream.js";
-export { DecodeScheduler } from "./scheduler.js";
+export { SttStream, type SettledDecode } from "./stream.js";
+export { DEFAULT_POLICY, DEFAULT_GUARDS, type StreamPolicy } from "./stream-policy.js";
+export { DecodeScheduler, SchedulerClosedError, type DecodeLease, type LeaseRequest } from "./scheduler.js";
+export { registerSttEngine, sttEngine, sttEngineNames, UnknownEngineError, type SttEngine, type SttEngineEntry, type StreamingEngine } from "./engines.js";
+export { noSttMetrics, type SttMetrics, type SttMetricEvent } from "./metrics.js";
 export { EmbeddedWhisperTranscriber, audioCtxFor, loadedWhisperModels, type EmbeddedWhisperOptions } from "./embedded.js";
 export { RemoteTranscriber, transcriptionsUrl, type RemoteTranscriberOptions } from "./remote.js";
 export { FakeTranscriber, timelineResponder, steadySpeech, type FakeCall, type FakeResponder, type ScriptWord } from "./fake.js";
-export { DEFAULT_GUARDS, type GuardOptions, agreedPrefix, dedupeSeam, cutRepetition, isHallucination, judgeSegment } from "./policy.js";
+export { type GuardOptions, agreedPrefix, dedupeSeam, cutRepetition, isHallucination, judgeSegment } from "./policy.js";
 export { resolveModelPath, listLocalModels, OFFICIAL_MODELS, officialModel, DEFAULT_MODELS_BASE_URL } from "./models.js";
 export { TranscriptionError, ModelNotFoundError } from "./errors.js";

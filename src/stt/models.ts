@@ -1,6 +1,7 @@
 // Whisper model files: where they live, what the official ones are, how a name becomes a path.
 import { existsSync, readdirSync, statSync } from "node:fs";
-import { isAbsolute, join, resolve } from "node:path";
+import { join } from "node:path";
+import { findModelFile, looksLikePath } from "../util/model-path.js";
 import { ModelNotFoundError } from "./errors.js";
 
 export interface OfficialModel {
@@ -31,16 +32,13 @@ export function officialModel(name: string): OfficialModel | undefined {
   return OFFICIAL_MODELS.find((m) => m.name === name);
 }
 
-/** "tiny.en" -> <dir>/ggml-tiny.en.bin; a path (has a slash or ends in .bin) is taken as is. */
+/** "tiny.en" -> <dir>/ggml-tiny.en.bin (util/model-path.ts says how names and paths resolve); throws when missing. */
 export function resolveModelPath(nameOrPath: string, modelsDir: string): string {
-  const looksLikePath = nameOrPath.includes("/") || nameOrPath.includes("\\") || nameOrPath.endsWith(".bin");
-  const candidates = looksLikePath
-    ? [isAbsolute(nameOrPath) ? nameOrPath : resolve(nameOrPath), join(modelsDir, nameOrPath)]
-    : [join(modelsDir, `ggml-${nameOrPath}.bin`), join(modelsDir, nameOrPath)];
-  for (const c of candidates) if (existsSync(c) && statSync(c).isFile()) return c;
+  const { path, candidates } = findModelFile(nameOrPath, modelsDir, (name) => [`ggml-${name}.bin`]);
+  if (path) return path;
   throw new ModelNotFoundError(
     `Whisper model "${nameOrPath}" not found (looked for ${candidates.join(", ")}). ` +
-      `Download it with \`parlance models pull ${looksLikePath ? "tiny.en" : nameOrPath}\` or set PARLANCE_STT_MODEL to a ggml file.`,
+      `Download it with \`parlance models pull ${looksLikePath(nameOrPath) ? "tiny.en" : nameOrPath}\` or set PARLANCE_STT_MODEL to a ggml file.`,
   );
 }
 

@@ -1,6 +1,10 @@
 // Pure pieces of the streaming policy: word normalisation, LocalAgreement-2, seam dedupe,
 // repetition-loop cut and the hallucination / confidence guards. No state, no timers.
+import { normalizeWord } from "../domain/words.js";
+import { isHallucinatedPhrase } from "./hallucinations.js";
 import type { TranscribedSegment } from "./types.js";
+
+export { normalizeWord };
 
 /** A word on the stream's timeline (seconds since the session's first sample). */
 export interface StreamWord {
@@ -10,15 +14,32 @@ export interface StreamWord {
   probability: number;
 }
 
-export function normalizeWord(w: string): string {
-  return w.toLowerCase().replace(/[^\p{L}\p{N}']+/gu, "").replace(/^'+|'+$/g, "");
-}
-
 /** LocalAgreement-2: how many leading words two consecutive hypotheses agree on. */
 export function agreedPrefix(prev: StreamWord[], next: StreamWord[]): number {
   let i = 0;
   while (i < prev.length && i < next.length && normalizeWord(prev[i]!.word) === normalizeWord(next[i]!.word)) i++;
   return i;
+}
+
+/**
+ * What a partial decode commits. `agreed`: the words the last `agreement - 1` hypotheses and this
+ * one agree on (LocalAgreement-n; agreement < 2: none). `window`: when the window is full
+ * (`fullWindowEndSec` set), also every word ending more than a second before its end, which the
+ * next window (starting at the last commit) would not hear in full. Words [0, window) are
+ * committed; `prevHyps` is what the next decode is compared with.
+ */
+export function partialCommits(
+  hyp: StreamWord[],
+  prevHyps: StreamWord[][],
+  agreement: number,
+  fullWindowEndSec: number | null,
+): { agreed: number; window: number; prevHyps: StreamWord[][] } {
+  const need = agreement - 1;
+  const agreed = need >= 1 && prevHyps.length >= need ? Math.min(...prevHyps.map((p) => agreedPrefix(p, hyp))) : 0;
+  let window = agreed;
+  if (fullWindowEndSec !== null) while (window < hyp.length && hyp[window]!.end <= fullWindowEndSec - 1.0) window++;
+  const next = need >= 1 ? [...prevHyps.map((p) => p.slice(window)), hyp.slice(window)].slice(-need) : [];
+  return { agreed, window, prevHyps: next };
 }
 
 /**
@@ -86,8 +107,9 @@ export function cutRepetition(words: StreamWord[]): { words: StreamWord[]; cut: 
 export interface GuardOptions {
   /** Segments whose mean token log-probability is below this are dropped (-Infinity: off). */
   logprobThreshold: number;
-  /** Whisper's rule: no-speech probability above this AND low log-probability = silence. */
+  /** Whisper's rule: no-speech probability above this AND mean log-probability below noSpeechLogprobThreshold = silence. */
   noSpeechThreshold: number;
+  noSpeechLogprobThreshold: number;
   /** Drop known silence hallucinations ("Thanks for watching"...). */
   suppressHallucinations: boolean;
 }
@@ -105,51 +127,20 @@ export const VERBATIM_PROMPTS: Readonly<Record<string, string>> = {
     "It was, like, very nice day. Er, then we go home and, you know, we was cooking the dinner together and I, I cut the onion.",
 };
 
-export const DEFAULT_GUARDS: GuardOptions = { logprobThreshold: -Infinity, noSpeechThreshold: 0.6, suppressHallucinations: true };
-
-// Phrases Whisper produces on silence or noise (from its YouTube-subtitle training data). Always
-// dropped when they are the whole segment; real learners rarely say exactly these alone.
-const HALLUCINATIONS = new Set(
-  [
-    "thanks for watching",
-    "thank you for watching",
-    "thanks for watching and see you next time",
-    "thank you so much for watching",
-    "please subscribe",
-    "please like and subscribe",
-    "like and subscribe",
-    "subscribe to my channel",
-    "subtitles by the amaraorg community",
-    "subtitles by",
-    "transcribed by",
-    "see you next time",
-    "see you in the next video",
-    "you",
-    "bye",
-    "thank you",
-    "so",
-    "the end",
-  ].map((p) => p.split(" ").map(normalizeWord).join(" ")),
-);
-
 export function isHallucination(text: string): boolean {
   const t = text.trim();
   if (!t) return true;
   // [BLANK_AUDIO], (music), *applause*, ♪ ...: non-speech annotations
   if (/^[[(*♪].*[\])*♪]$/u.test(t) || /^[♪\s.…-]+$/u.test(t)) return true;
-  const norm = t.split(/\s+/).map(normalizeWord).filter(Boolean).join(" ");
-  return norm === "" || HALLUCINATIONS.has(norm);
+  return t.split(/\s+/).every((w) => normalizeWord(w) === "") || isHallucinatedPhrase(t);
 }
 
 export type GuardVerdict = "ok" | "low_logprob" | "no_speech" | "hallucination";
 
 export function judgeSegment(s: TranscribedSegment, g: GuardOptions): GuardVerdict {
   if (g.suppressHallucinations && isHallucination(s.text)) return "hallucination";
-  if (s.noSpeechProb !== null && s.noSpeechProb > g.noSpeechThreshold && (s.avgLogprob === null || s.avgLogprob < -1)) return "no_speech";
+  if (s.noSpeechProb !== null && s.noSpeechProb > g.noSpeechThreshold && (s.avgLogprob === null || s.avgLogprob < g.noSpeechLogprobThreshold)) return "no_speech";
   if (s.avgLogprob !== null && s.avgLogprob < g.logprobThreshold) return "low_logprob";
   return "ok";
 }
 
-export function joinWords(words: { word: string }[]): string {
-  return words.map((w) => w.word).join(" ").replace(/\s+([,.!?;:])/g, "$1").trim();
-}

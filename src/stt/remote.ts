@@ -3,6 +3,9 @@
 // and word timestamps; the server does the scheduling of its own GPU/CPU.
 import { z } from "zod";
 import { encodeWav16k } from "../audio/wav.js";
+import { SAMPLE_RATE } from "../domain/audio.js";
+import { TimeoutError } from "../util/timeout.js";
+import type { SttEngineEntry } from "./engines.js";
 import { TranscriptionError } from "./errors.js";
 import type { TranscribeRequest, TranscribeResult, Transcriber, TranscriberCapabilities, TranscribedSegment, TranscribedWord } from "./types.js";
 
@@ -11,10 +14,16 @@ export interface RemoteTranscriberOptions {
   url: string;
   apiKey?: string;
   model: string;
-  timeoutMs?: number;
+  /** One request may take this long (stt.remoteTimeoutMs); then it is aborted and fails retryable. */
+  timeoutMs: number;
   /** Requests in flight at once (the server's slots). */
-  maxConcurrency?: number;
+  maxConcurrency: number;
+  /** Streams served when stt.maxStreams is 0. */
+  defaultStreams?: number;
 }
+
+/** How much of an error body goes into the error message (logs, the client's error event). */
+const ERROR_BODY_CHARS = 200;
 
 const VerboseJson = z.object({
   text: z.string(),
@@ -51,22 +60,15 @@ export class RemoteTranscriber implements Transcriber {
     this.opts = opts;
     this.endpoint = transcriptionsUrl(opts.url);
     this.name = `remote:${opts.model}`;
-    this.capabilities = {
-      local: false,
-      wordTimestamps: true,
-      tokenProbabilities: false, // servers differ; word probabilities are used when present
-      noSpeechProbability: true,
-      initialPrompt: true,
-      trimmedEncoder: false,
-      maxConcurrency: opts.maxConcurrency ?? 4,
-    };
+    this.capabilities = { local: false, trimmedEncoder: false, maxConcurrency: opts.maxConcurrency, ...(opts.defaultStreams ? { defaultStreams: opts.defaultStreams } : {}) };
   }
 
   async transcribe(req: TranscribeRequest): Promise<TranscribeResult> {
     const ctrl = new AbortController();
     const onAbort = () => ctrl.abort(req.signal?.reason);
     req.signal?.addEventListener("abort", onAbort, { once: true });
-    const timer = setTimeout(() => ctrl.abort(new Error("timeout")), this.opts.timeoutMs ?? 30000);
+    // Not withTimeout: the request itself must be aborted, not just no longer awaited.
+    const timer = setTimeout(() => ctrl.abort(new TimeoutError("transcription request", this.opts.timeoutMs)), this.opts.timeoutMs);
     this.inflight.add(ctrl);
     const form = new FormData();
     form.set("file", new Blob([new Uint8Array(encodeWav16k(req.audio))], { type: "audio/wav" }), "audio.wav");
@@ -87,7 +89,7 @@ export class RemoteTranscriber implements Transcriber {
       });
       const body = await res.text();
       if (!res.ok) {
-        throw new TranscriptionError(`transcription server answered ${res.status}: ${body.slice(0, 200)}`, {
+        throw new TranscriptionError(`transcription server answered ${res.status}: ${body.slice(0, ERROR_BODY_CHARS)}`, {
           retryable: res.status === 429 || res.status >= 500,
         });
       }
@@ -99,7 +101,7 @@ export class RemoteTranscriber implements Transcriber {
       }
       const parsed = VerboseJson.safeParse(json);
       if (!parsed.success) throw new TranscriptionError(`unexpected transcription response: ${parsed.error.issues[0]?.message}`);
-      return { segments: toSegments(parsed.data, req.audio.length / 16000), language: parsed.data.language ?? req.language, decodeMs: performance.now() - t0 };
+      return { segments: toSegments(parsed.data, req.audio.length / SAMPLE_RATE), language: parsed.data.language ?? req.language, decodeMs: performance.now() - t0 };
     } catch (e) {
       if (e instanceof TranscriptionError) throw e;
       throw new TranscriptionError(`transcription request failed: ${(e as Error).message}`, { retryable: true, cause: e });
@@ -146,3 +148,20 @@ function evenWords(text: string, start: number, end: number): TranscribedWord[] 
   const ws = text.trim().split(/\s+/).filter(Boolean);
   return ws.map((w, i) => ({ word: w, start: start + ((end - start) * i) / ws.length, end: start + ((end - start) * (i + 1)) / ws.length, probability: 1 }));
 }
+
+/** stt.engine = "remote": an OpenAI-compatible server at stt.url. */
+export const remoteEngine: SttEngineEntry = {
+  async create(config) {
+    const s = config.stt;
+    if (!s.url) throw new Error("stt.engine=remote needs stt.url (PARLANCE_STT_URL)");
+    const transcriber = new RemoteTranscriber({
+      url: s.url,
+      apiKey: s.apiKey,
+      model: s.remoteModel,
+      timeoutMs: s.remoteTimeoutMs,
+      maxConcurrency: s.maxStreams > 0 ? s.maxStreams : s.remoteConcurrency,
+      defaultStreams: s.remoteStreams,
+    });
+    return { kind: "windowed", transcriber };
+  },
+};

@@ -1,23 +1,26 @@
-// The STT service: one shared Transcriber per process, one decode scheduler, admission control,
-// and a SpeechStream per session.
-import { availableParallelism } from "node:os";
-import { modelsDir, type Config } from "../config/index.js";
+// The STT service: one shared engine per process (from the registry, engines.ts), one decode
+// scheduler for windowed engines, admission control, and a SpeechStream per session.
+import type { Config } from "../config/index.js";
+import { SAMPLE_RATE } from "../domain/audio.js";
 import type { Logger } from "../util/log.js";
-import { EmbeddedWhisperTranscriber } from "./embedded.js";
-import { RemoteTranscriber } from "./remote.js";
-import { FakeTranscriber } from "./fake.js";
-import { resolveModelPath } from "./models.js";
+import { sttEngine, type SttEngine } from "./engines.js";
+import { noSttMetrics, type SttMetrics } from "./metrics.js";
+import type { GuardOptions } from "./policy.js";
 import { DecodeScheduler } from "./scheduler.js";
-import { SttStream, DEFAULT_POLICY, type StreamPolicy } from "./stream.js";
-import { DEFAULT_GUARDS, type GuardOptions } from "./policy.js";
+import { policyFromConfig, type StreamPolicy } from "./stream-policy.js";
+import { SttStream } from "./stream.js";
 import type { Admission, SpeechStream, SttService, SttStats, Transcriber } from "./types.js";
 
+export { policyFromConfig };
+
 export interface SttServiceOptions {
-  /** Use this transcriber instead of the one config.stt.engine names (tests, embedding). */
+  /** Use this transcriber instead of the engine config.stt.engine names (tests, embedding). */
   transcriber?: Transcriber;
   guards?: Partial<GuardOptions>;
   /** Skip the start-up capacity measurement and use this many streams. */
   capacityStreams?: number;
+  /** Where the streams and the scheduler report decodes, skipped partials, loop cuts, guard drops. */
+  metrics?: SttMetrics;
 }
 
 /** Average window decoded per update, for the capacity estimate (s). */
@@ -26,25 +29,31 @@ const CALIBRATION_SECONDS = 5;
 export class LocalSttService implements SttService {
   readonly engineName: string;
   readonly updateMs: number;
-  readonly scheduler: DecodeScheduler;
-  readonly capacityStreams: number;
-  private readonly streams = new Set<SttStream>();
-  private skippedPartialsDone = 0;
+  /** Windowed engines only: the decode slots every stream shares. */
+  readonly scheduler: DecodeScheduler | null;
+  private readonly streams = new Set<SpeechStream>();
+  private skippedPartials = 0;
   private closed = false;
   private readonly demandListeners: ((threads: number) => void)[] = [];
   private lastDemand = -1;
+  private readonly metrics: SttMetrics;
 
   constructor(
-    readonly transcriber: Transcriber,
+    private readonly engine: SttEngine,
     private readonly policy: StreamPolicy,
-    budget: number,
-    capacity: number,
+    readonly capacityStreams: number,
     private readonly logger: Logger,
+    metrics: SttMetrics = noSttMetrics,
   ) {
-    this.engineName = transcriber.name;
+    this.engineName = engine.kind === "windowed" ? engine.transcriber.name : engine.engine.name;
     this.updateMs = policy.updateMs;
-    this.scheduler = new DecodeScheduler(transcriber, budget);
-    this.capacityStreams = capacity;
+    this.scheduler = engine.kind === "windowed" ? new DecodeScheduler(engine.transcriber, engine.transcriber.capabilities.maxConcurrency) : null;
+    this.metrics = {
+      emit: (e) => {
+        if (e.type === "stt.partials_skipped") this.skippedPartials += e.count;
+        metrics.emit(e);
+      },
+    };
   }
 
   admit(): Admission {
@@ -62,18 +71,12 @@ export class LocalSttService implements SttService {
 
   openStream(opts: { sessionId: string; language: string }): SpeechStream {
     if (this.closed) throw new Error("STT service is closed");
-    const s: SttStream = new SttStream({
-      sessionId: opts.sessionId,
-      language: opts.language,
-      policy: this.policy,
-      scheduler: this.scheduler,
-      logger: this.logger,
-      onFinish: (done) => {
-        this.streams.delete(done);
-        this.skippedPartialsDone += done.counters.skippedPartials;
-        this.announceDemand();
-      },
-    });
+    let s: SpeechStream | undefined;
+    const onFinish = () => {
+      if (s && this.streams.delete(s)) this.announceDemand();
+    };
+    const common = { ...opts, policy: this.policy, logger: this.logger, metrics: this.metrics };
+    s = this.scheduler ? new SttStream({ ...common, scheduler: this.scheduler, onFinish }) : (this.engine as Extract<SttEngine, { kind: "streaming" }>).engine.openStream({ ...common, onFinish });
     this.streams.add(s);
     this.announceDemand();
     return s;
@@ -87,7 +90,8 @@ export class LocalSttService implements SttService {
   // Per open stream, not per running decode: decodes start and stop several times a second,
   // and an LLM that grows back into the gap between two decodes is in the way of the next one.
   private threadDemand(): number {
-    return this.transcriber.capabilities.local ? Math.min(this.scheduler.budget, this.streams.size) : 0;
+    const local = this.engine.kind === "windowed" && this.engine.transcriber.capabilities.local;
+    return local && this.scheduler ? Math.min(this.scheduler.budget, this.streams.size) : 0;
   }
 
   private announceDemand() {
@@ -98,15 +102,13 @@ export class LocalSttService implements SttService {
   }
 
   stats(): SttStats {
-    let skipped = this.skippedPartialsDone;
-    for (const s of this.streams) skipped += s.counters.skippedPartials;
     return {
       activeStreams: this.streams.size,
       capacityStreams: this.capacityStreams,
-      queuedDecodes: this.scheduler.queued,
-      decodes: this.scheduler.decodes,
-      skippedPartials: skipped,
-      decodeMsLast: Math.round(this.scheduler.decodeMsLast),
+      queuedDecodes: this.scheduler?.queued ?? 0,
+      decodes: this.scheduler?.decodes ?? 0,
+      skippedPartials: this.skippedPartials,
+      decodeMsLast: Math.round(this.scheduler?.decodeMsLast ?? 0),
     };
   }
 
@@ -114,63 +116,35 @@ export class LocalSttService implements SttService {
     if (this.closed) return;
     this.closed = true;
     for (const s of [...this.streams]) s.close();
-    this.scheduler.close();
-    await this.transcriber.close();
+    this.scheduler?.close();
+    await (this.engine.kind === "windowed" ? this.engine.transcriber.close() : this.engine.engine.close());
   }
-}
-
-export function policyFromConfig(config: Config, guards?: Partial<GuardOptions>): StreamPolicy {
-  const s = config.stt;
-  return {
-    ...DEFAULT_POLICY,
-    updateMs: Math.max(100, s.updateMs),
-    firstUpdateMs: Math.max(100, s.firstUpdateMs),
-    maxWindowMs: Math.max(2000, s.maxWindowMs),
-    utteranceEndMs: Math.max(100, s.utteranceEndMs),
-    promptTailChars: s.promptTailChars,
-    verbatimPrompt: s.verbatimPrompt,
-    maxConsecutiveFailures: s.maxConsecutiveFailures,
-    agreement: s.agreement,
-    guards: { ...DEFAULT_GUARDS, logprobThreshold: s.logprobThreshold ?? -Infinity, noSpeechThreshold: s.noSpeechThreshold, ...guards },
-  };
 }
 
 /**
- * Builds the service config.stt describes: loads the model once (embedded), or points at the
- * remote server, or the scripted fake. With stt.maxStreams = 0 the capacity is measured here from
- * decodes of a typical window at one thread.
+ * Builds the service config.stt describes: the registry's engine (engines.ts) or the given
+ * transcriber. With stt.maxStreams = 0 and an engine that does not say its capacity, the capacity
+ * is measured here from decodes of a typical window at one thread.
  */
-export async function createSttService(config: Config, logger: Logger, opts: SttServiceOptions = {}): Promise<SttService & LocalSttService> {
+export async function createSttService(config: Config, logger: Logger, opts: SttServiceOptions = {}): Promise<LocalSttService> {
   const s = config.stt;
-  const cores = availableParallelism();
-  const threads = s.threads > 0 ? s.threads : Math.max(1, cores);
   const policy = policyFromConfig(config, opts.guards);
-  let transcriber = opts.transcriber;
-  if (!transcriber) {
-    if (s.engine === "embedded") {
-      const modelPath = resolveModelPath(s.model, modelsDir(config));
-      transcriber = await EmbeddedWhisperTranscriber.create({ modelPath, threads, audioCtx: s.audioCtx, padSec: s.padMs / 1000, label: s.model.replace(/^.*\//, "") });
-    } else if (s.engine === "remote") {
-      if (!s.url) throw new Error("stt.engine=remote needs stt.url (PARLANCE_STT_URL)");
-      transcriber = new RemoteTranscriber({ url: s.url, apiKey: s.apiKey, model: s.remoteModel, maxConcurrency: s.maxStreams > 0 ? s.maxStreams : 4 });
-    } else {
-      transcriber = new FakeTranscriber();
-    }
-  }
-  const budget = transcriber.capabilities.local ? threads : transcriber.capabilities.maxConcurrency;
-  let capacity = opts.capacityStreams ?? (s.maxStreams > 0 ? s.maxStreams : 0);
-  if (capacity === 0) {
-    if (transcriber.capabilities.local && transcriber.name !== "fake") {
-      capacity = await measureCapacity(transcriber, budget, policy.updateMs, s.audioCtx === "trim");
-    } else capacity = transcriber.name === "fake" ? 64 : 16;
-  }
-  logger.info({ engine: transcriber.name, threads: budget, capacity, updateMs: policy.updateMs }, "speech-to-text ready");
-  return new LocalSttService(transcriber, policy, budget, capacity, logger);
+  const engine: SttEngine = opts.transcriber ? { kind: "windowed", transcriber: opts.transcriber } : await sttEngine(s.engine).create(config, logger);
+  const capacity = opts.capacityStreams ?? (s.maxStreams > 0 ? s.maxStreams : await defaultCapacity(engine, policy.updateMs));
+  const svc = new LocalSttService(engine, policy, capacity, logger, opts.metrics);
+  logger.info({ engine: svc.engineName, threads: svc.scheduler?.budget ?? 0, capacity, updateMs: policy.updateMs }, "speech-to-text ready");
+  return svc;
+}
+
+async function defaultCapacity(engine: SttEngine, updateMs: number): Promise<number> {
+  if (engine.kind === "streaming") return engine.engine.defaultStreams;
+  const caps = engine.transcriber.capabilities;
+  return caps.defaultStreams ?? measureCapacity(engine.transcriber, caps.maxConcurrency, updateMs, caps.trimmedEncoder);
 }
 
 /** Streams the thread budget sustains: each needs one decode of a ~5 s window per update. */
 async function measureCapacity(t: Transcriber, budget: number, updateMs: number, trimmed: boolean): Promise<number> {
-  const audio = new Float32Array(CALIBRATION_SECONDS * 16000);
+  const audio = new Float32Array(CALIBRATION_SECONDS * SAMPLE_RATE);
   for (let i = 0; i < audio.length; i++) audio[i] = 0.01 * Math.sin(i / 7); // quiet tone: a full encoder pass
   // The first decode is cold (buffers allocated), and on a shared host any one decode can be
   // slowed by other processes: the fastest of three is the engine's own cost.

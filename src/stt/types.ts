@@ -1,19 +1,22 @@
 // The speech-to-text seam. A Transcriber turns a window of 16 kHz mono audio into timed,
 // scored segments; a SttService owns one shared Transcriber, schedules every session's decodes
 // fairly and hands each session a SpeechStream: audio in, typed speech events out.
+import type { CommittedSegment } from "../domain/segment.js";
 import type { Word } from "../protocol/messages.js";
 
+/** What the service and scheduler read to size and share an engine (nothing else is asked). */
 export interface TranscriberCapabilities {
-  /** Runs in this process (embedded) rather than on a remote server. */
+  /**
+   * Decodes run on this machine's cores (embedded): they get one thread each from the budget, and
+   * the embedded LLM keeps to the cores they leave (onThreadDemand).
+   */
   local: boolean;
-  wordTimestamps: boolean;
-  tokenProbabilities: boolean;
-  noSpeechProbability: boolean;
-  initialPrompt: boolean;
-  /** The encoder window can be cut to the audio's length (whisper.cpp `audio_ctx`). */
+  /** The encoder window can be cut to the audio's length (whisper.cpp `audio_ctx`): decode cost follows the window, so more streams fit than slots. */
   trimmedEncoder: boolean;
-  /** Decodes that may run at once without slowing each other (thread budget / server slots). */
+  /** Decodes that may run at once without slowing each other (thread budget / server slots): the scheduler's budget. */
   maxConcurrency: number;
+  /** Streams it serves when stt.maxStreams is 0; absent = measured at start from decodes of a typical window. */
+  defaultStreams?: number;
 }
 
 export interface TranscribeRequest {
@@ -64,16 +67,7 @@ export interface Transcriber {
 export type SpeechEvent =
   | { type: "speech_started"; at: number; lagMs: number }
   | { type: "partial"; text: string; start: number; end: number; words: Word[]; lagMs: number }
-  | {
-      type: "final";
-      segmentId: number;
-      text: string;
-      start: number;
-      end: number;
-      words: Word[];
-      reason: "agreement" | "utterance_end" | "flush" | "end" | "window";
-      lagMs: number;
-    }
+  | ({ type: "final"; reason: "agreement" | "utterance_end" | "flush" | "end" | "window"; lagMs: number } & CommittedSegment)
   | { type: "utterance_end"; at: number; lagMs: number }
   /** After end(): every final has been emitted. The iterator completes after this event. */
   | { type: "ended"; text: string; segments: number; audioMs: number; lagMs: number }
@@ -87,7 +81,10 @@ export interface SpeechStream extends AsyncIterable<SpeechEvent> {
   flush(): void;
   /** Commit everything and finish: the iterator yields the last finals, then `ended`, then completes. */
   end(): void;
-  /** Abandon the stream at once (no more events). Use end() to keep pending speech. */
+  /**
+   * Abandon the stream at once: no more events, the waiting or running decode is aborted (its
+   * engine gets the abort signal). Idempotent; a no-op after `ended`. Use end() to keep pending speech.
+   */
   close(): void;
   /** Audio received but not yet decoded, in ms. */
   readonly lagMs: number;

@@ -5,8 +5,8 @@ import { z } from "zod";
 import type { TokenVerifier, Claims } from "../auth/verifier.js";
 import { AuthError } from "../auth/errors.js";
 import type { Repository, SessionRecord } from "../store/types.js";
-import type { Metrics } from "./metrics.js";
-import { Router, sendJson } from "./http.js";
+import type { MetricsSink } from "../metrics/events.js";
+import { Router, sendJson, type Handler } from "./http.js";
 import type { Logger } from "../util/log.js";
 
 /** What REST needs of a session that is live on this gateway. */
@@ -18,7 +18,7 @@ export interface LiveSession {
 export interface RestDeps {
   verifier: TokenVerifier;
   store: Repository;
-  metrics: Metrics;
+  metrics: MetricsSink;
   log: Logger;
   /** The live session with this id on this gateway, if any (DELETE ends it before erasing). */
   liveSession?: (id: string) => LiveSession | null;
@@ -61,7 +61,7 @@ async function authenticate(req: IncomingMessage, res: ServerResponse, deps: Res
     return await deps.verifier.verify(m[1]!);
   } catch (e) {
     const reason = e instanceof AuthError ? e.reason : "internal";
-    deps.metrics.authFailures.inc({ reason });
+    deps.metrics.emit({ type: "auth.failure", reason });
     sendJson(res, 401, { error: "unauthorized", message: "authentication failed" }, { "www-authenticate": 'Bearer realm="parlance", error="invalid_token"' });
     return null;
   }
@@ -77,7 +77,20 @@ const sessionView = (s: SessionRecord) => ({
   config: s.config,
 });
 
+/**
+ * Counts each request by its route pattern (never the concrete path: ids would make a series per
+ * session) with the status it ended with, a failure the gateway turned into a 500 included.
+ */
+function metered(sink: MetricsSink, method: string, route: string, handler: Handler): Handler {
+  return (req, res, params) => {
+    const started = performance.now();
+    res.once("close", () => sink.emit({ type: "rest.request", route, method: req.method ?? method, status: res.statusCode, durationMs: performance.now() - started }));
+    return handler(req, res, params);
+  };
+}
+
 export function addRestRoutes(router: Router, deps: RestDeps): void {
+  const route = (method: string, path: string, handler: Handler) => router.add(method, path, metered(deps.metrics, method, path, handler));
   const owned = async (req: IncomingMessage, res: ServerResponse, id: string) => {
     const claims = await authenticate(req, res, deps);
     if (!claims) return null;
@@ -89,7 +102,7 @@ export function addRestRoutes(router: Router, deps: RestDeps): void {
     return s;
   };
 
-  router.add("GET", "/v1/sessions", async (req, res) => {
+  route("GET", "/v1/sessions", async (req, res) => {
     const claims = await authenticate(req, res, deps);
     if (!claims) return;
     const query = queryOf(req, res);
@@ -103,7 +116,7 @@ export function addRestRoutes(router: Router, deps: RestDeps): void {
     sendJson(res, 200, { sessions: sessions.map(sessionView) });
   });
 
-  router.add("GET", "/v1/sessions/:id", async (req, res, p) => {
+  route("GET", "/v1/sessions/:id", async (req, res, p) => {
     const s = await owned(req, res, p.id!);
     if (!s) return;
     const segments = await deps.store.getSegments(s.id);
@@ -113,7 +126,7 @@ export function addRestRoutes(router: Router, deps: RestDeps): void {
     });
   });
 
-  router.add("GET", "/v1/sessions/:id/report", async (req, res, p) => {
+  route("GET", "/v1/sessions/:id/report", async (req, res, p) => {
     const s = await owned(req, res, p.id!);
     if (!s) return;
     const found = await deps.store.getReport(s.id);
@@ -126,7 +139,7 @@ export function addRestRoutes(router: Router, deps: RestDeps): void {
     sendJson(res, 404, { error: "not_found", message: "no report for this session" });
   });
 
-  router.add("DELETE", "/v1/sessions/:id", async (req, res, p) => {
+  route("DELETE", "/v1/sessions/:id", async (req, res, p) => {
     const s = await owned(req, res, p.id!);
     if (!s) return;
     // A live session is ended first (its client is told it was deleted; nothing more is stored),

@@ -14,7 +14,7 @@ import type { TLSSocket } from "node:tls";
 import type { Duplex } from "node:stream";
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { WebSocketServer } from "ws";
+import { WebSocketServer, type WebSocket } from "ws";
 import type { Config } from "../config/index.js";
 import type { TokenVerifier } from "../auth/verifier.js";
 import { STREAM_PATH } from "../protocol/codes.js";
@@ -23,6 +23,7 @@ import type { SttService } from "../stt/types.js";
 import type { Repository } from "../store/types.js";
 import type { AnalysisQueue } from "../jobs/types.js";
 import type { Logger } from "../util/log.js";
+import { settleWithin } from "../util/timeout.js";
 import { Metrics, metricsHandler, startMetricsListener } from "./metrics.js";
 import { clientAddressResolver } from "./client-address.js";
 import { devTokenHandler } from "./dev-token.js";
@@ -70,28 +71,69 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
   const log = deps.log;
   const metrics = deps.metrics ?? new Metrics();
   const sessions = new Set<Session>();
-  const pendingByIp = new Map<string, number>();
-  let draining = false;
+  const state = { draining: false };
   metrics.setSendBufferedSource(() => {
     let n = 0;
     for (const s of sessions) n += s.bufferedBytes;
     return n;
   });
+  const liveSession = (id: string) => [...sessions].find((s) => s.id === id) ?? null;
+  const router = gatewayRouter(config, deps, metrics, liveSession, () => state.draining);
+  const { server, reloader } = createServer(config, deps, requestHandler(router, deps.webRoot ?? resolve("web"), config, metrics, log));
+  const pendingTls = deps.tls ? capPendingTls(server, config, metrics, log) : new Map<string, Socket>();
+  const refuse = refuser(metrics, log, config.limits.refusedUpgradeGraceMs);
+  const wss = createWebSocketServer(config, log, refuse);
+  const subjects = new SubjectLedger<Session>(config.limits);
+  metrics.setSubjectsSource(() => subjects.size);
+  const onUpgrade = upgradeHandler({ config, deps, metrics, wss, refuse, sessions, subjects, isDraining: () => state.draining });
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    try {
+      onUpgrade(req, socket, head);
+    } catch (err) {
+      metrics.handlerErrors.inc({ where: "upgrade" });
+      log.error({ err, url: truncate(req.url) }, "upgrade handler failed");
+      try {
+        refuse(socket, 500, "Internal Server Error");
+      } catch {
+        socket.destroy();
+      }
+    }
+  });
+  const metricsListener = await listen(server, config, metrics, log).catch((err: unknown) => {
+    reloader?.stop();
+    throw err;
+  });
+  const close = async (graceMs = config.shutdownGraceMs) => {
+    state.draining = true;
+    reloader?.stop();
+    server.close();
+    await settleWithin(Promise.all([...sessions].map((s) => s.shutdown().catch((err: unknown) => log.error({ err }, "session shutdown failed")))), graceMs);
+    server.closeAllConnections?.();
+    for (const sock of pendingTls.values()) sock.destroy();
+    wss.close();
+    subjects.clear();
+    await metricsListener?.close();
+  };
+  return { ...gatewayUrls(server, config, deps), metrics, metricsUrl: metricsListener?.url ?? null, server, sessions, close, liveSession, ...certificateControls(deps, reloader) };
+}
 
+/** Health, readiness, metrics (unless on their own port), the dev token and REST. */
+function gatewayRouter(config: Config, deps: GatewayDeps, metrics: Metrics, liveSession: (id: string) => Session | null, isDraining: () => boolean): Router {
   const router = new Router();
   router.add("GET", "/healthz", (_req, res) => sendJson(res, 200, { status: "ok" }));
   router.add("GET", "/readyz", async (_req, res) => {
+    const draining = isDraining();
     const ok = !draining && (deps.ready ? await deps.ready() : true);
     sendJson(res, ok ? 200 : 503, { status: ok ? "ready" : draining ? "draining" : "not_ready" });
   });
   if (config.metrics.port === undefined) router.add("GET", "/metrics", metricsHandler(metrics, config.metrics));
-  if (deps.devToken) router.add("GET", "/v1/dev/token", devTokenHandler(deps.devToken, config, log));
-  const clientAddress = clientAddressResolver(config.trustedProxies);
-  if (deps.store) {
-    addRestRoutes(router, { verifier: deps.verifier, store: deps.store, metrics, log, liveSession: (id) => [...sessions].find((s) => s.id === id) ?? null });
-  }
-  const webRoot = deps.webRoot ?? resolve("web");
+  if (deps.devToken) router.add("GET", "/v1/dev/token", devTokenHandler(deps.devToken, config, deps.log));
+  if (deps.store) addRestRoutes(router, { verifier: deps.verifier, store: deps.store, metrics, log: deps.log, liveSession });
+  return router;
+}
 
+/** Every HTTP request: the target checked before any parser sees it, then the router, then static files. */
+function requestHandler(router: Router, webRoot: string, config: Config, metrics: Metrics, log: Logger) {
   const requestFailed = (req: IncomingMessage, res: ServerResponse, err: unknown) => {
     metrics.handlerErrors.inc({ where: "request" });
     log.error({ err, method: req.method, url: truncate(req.url) }, "request failed");
@@ -102,7 +144,7 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
       res.destroy();
     }
   };
-  const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+  return (req: IncomingMessage, res: ServerResponse) => {
     try {
       res.on("error", (err) => log.debug({ err: err.message }, "response error"));
       if (config.tls.cert || !config.behindProxy) res.setHeader("strict-transport-security", "max-age=31536000");
@@ -123,7 +165,11 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
       requestFailed(req, res, err);
     }
   };
+}
 
+/** HTTPS (or plain HTTP behind a proxy / in dev) with its deadlines and its answers to bad peers. */
+function createServer(config: Config, deps: GatewayDeps, onRequest: (req: IncomingMessage, res: ServerResponse) => void) {
+  const log = deps.log;
   let server: HttpsServer | HttpServer;
   let reloader: CertificateReloader | null = null;
   if (deps.tls) {
@@ -135,8 +181,8 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
     if (!config.behindProxy && !config.dev) throw new Error("refusing to serve plain ws without --behind-proxy");
     server = createHttpServer(onRequest);
   }
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 30_000;
+  server.headersTimeout = config.limits.httpHeadersTimeoutMs;
+  server.requestTimeout = config.limits.httpRequestTimeoutMs;
   // A request the HTTP parser refuses gets its status, as Node's default handler would send.
   server.on("clientError", (err: NodeJS.ErrnoException, socket: Duplex) => {
     log.debug({ err: err.code ?? err.message }, "client error before request");
@@ -151,10 +197,16 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
     log.debug({ err: err.code ?? err.message }, "TLS handshake failed");
     tls.destroy();
   });
+  return { server, reloader };
+}
 
-  // Connections not through TLS yet: capped, and dropped at the handshake deadline (Node's
-  // handshakeTimeout, set above). A raw TCP socket that never speaks TLS costs one slot for at most
-  // tlsHandshakeTimeoutMs. The TLSSocket is matched to its TCP socket by the peer's address:port.
+/**
+ * Connections not through TLS yet: capped, and dropped at the handshake deadline (Node's
+ * handshakeTimeout, set in createServer). A raw TCP socket that never speaks TLS costs one slot
+ * for at most tlsHandshakeTimeoutMs. The TLSSocket is matched to its TCP socket by the peer's
+ * address:port. Returns the sockets still pending (destroyed at close).
+ */
+function capPendingTls(server: HttpsServer | HttpServer, config: Config, metrics: Metrics, log: Logger): Map<string, Socket> {
   const pendingTls = new Map<string, Socket>();
   const tcpKey = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined }) => `${s.remoteAddress}|${s.remotePort}`;
   const tlsDone = (key: string, sock?: Socket) => {
@@ -163,31 +215,50 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
     pendingTls.delete(key);
     metrics.pendingTls.set(pendingTls.size);
   };
-  if (deps.tls) {
-    server.on("connection", (sock: Socket) => {
-      try {
-        if (pendingTls.size >= config.limits.maxPendingTls) {
-          metrics.rejected.inc({ reason: "pending_tls" });
-          log.debug({ ip: sock.remoteAddress }, "connection dropped: too many TLS handshakes in progress");
-          sock.destroy();
-          return;
-        }
-        const key = tcpKey(sock);
-        pendingTls.set(key, sock);
-        metrics.pendingTls.set(pendingTls.size);
-        sock.once("close", () => tlsDone(key, sock));
-      } catch (err) {
-        metrics.handlerErrors.inc({ where: "connection" });
-        log.error({ err }, "connection handler failed");
+  server.on("connection", (sock: Socket) => {
+    try {
+      if (pendingTls.size >= config.limits.maxPendingTls) {
+        metrics.rejected.inc({ reason: "pending_tls" });
+        log.debug({ ip: sock.remoteAddress }, "connection dropped: too many TLS handshakes in progress");
         sock.destroy();
+        return;
       }
-    });
-    server.on("secureConnection", (tls: TLSSocket) => tlsDone(tcpKey(tls)));
-  }
+      const key = tcpKey(sock);
+      pendingTls.set(key, sock);
+      metrics.pendingTls.set(pendingTls.size);
+      sock.once("close", () => tlsDone(key, sock));
+    } catch (err) {
+      metrics.handlerErrors.inc({ where: "connection" });
+      log.error({ err }, "connection handler failed");
+      sock.destroy();
+    }
+  });
+  server.on("secureConnection", (tls: TLSSocket) => tlsDone(tcpKey(tls)));
+  return pendingTls;
+}
 
+type Refuse = (socket: Duplex, status: number, reason: string, detail?: Record<string, unknown>) => void;
+
+/** Refuses an upgrade the way ws's abortHandshake does: status line, close, a log line. */
+function refuser(metrics: Metrics, log: Logger, graceMs: number): Refuse {
+  return (socket, status, reason, detail = {}) => {
+    metrics.rejected.inc({ reason });
+    log.info({ status, reason, ...detail }, "upgrade refused");
+    if (!socket.writable) return socket.destroy();
+    const body = STATUS_CODES[status] ?? "Error";
+    // The peer may never read the answer: the socket goes either way, soon.
+    const t = setTimeout(() => socket.destroy(), graceMs);
+    t.unref();
+    socket.once("finish", () => socket.destroy());
+    socket.once("close", () => clearTimeout(t));
+    socket.end(`HTTP/1.1 ${status} ${body}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  };
+}
+
+function createWebSocketServer(config: Config, log: Logger, refuse: Refuse): WebSocketServer {
   const wss = new WebSocketServer({
     noServer: true,
-    maxPayload: Math.max(config.limits.maxFrameBytes, 16 * 1024),
+    maxPayload: config.limits.maxFrameBytes, // at least MAX_AUTH_MESSAGE_BYTES: the schema says so
     WebSocket: ParlanceWebSocket,
     perMessageDeflate: false, // audio does not compress; deflate would only cost CPU and memory
     clientTracking: false,
@@ -197,107 +268,134 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
   wss.on("wsClientError", (err: Error, socket: Duplex, req: IncomingMessage) => {
     refuse(socket, 400, "Bad Request", { ip: req.socket.remoteAddress, why: err.message });
   });
+  return wss;
+}
 
-  /** Refuses an upgrade the way ws's abortHandshake does: status line, close, a log line. */
-  const refuse = (socket: Duplex, status: number, reason: string, detail: Record<string, unknown> = {}) => {
-    metrics.rejected.inc({ reason });
-    log.info({ status, reason, ...detail }, "upgrade refused");
-    if (!socket.writable) return socket.destroy();
-    const body = STATUS_CODES[status] ?? "Error";
-    // The peer may never read the answer: the socket goes either way, soon.
-    const t = setTimeout(() => socket.destroy(), 1000);
-    t.unref();
-    socket.once("finish", () => socket.destroy());
-    socket.once("close", () => clearTimeout(t));
-    socket.end(`HTTP/1.1 ${status} ${body}\r\nConnection: close\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
-  };
+interface UpgradeContext {
+  config: Config;
+  deps: GatewayDeps;
+  metrics: Metrics;
+  wss: WebSocketServer;
+  refuse: Refuse;
+  sessions: Set<Session>;
+  subjects: SubjectLedger<Session>;
+  isDraining: () => boolean;
+}
 
-  let upgrading = 0;
-  const pendingAuthTotal = () => {
-    let n = 0;
-    for (const v of pendingByIp.values()) n += v;
-    return n;
-  };
-  metrics.setPendingAuthSource(pendingAuthTotal);
-  const subjects = new SubjectLedger<Session>(config.limits);
-  metrics.setSubjectsSource(() => subjects.size);
-
-  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on("error", (err) => log.debug({ err: err.message }, "upgrade socket error"));
+/** Upgrades to /v1/stream, under the connection caps, each checked before any WebSocket work. */
+function upgradeHandler(ctx: UpgradeContext) {
+  const { config, metrics, refuse, sessions } = ctx;
+  const clientAddress = clientAddressResolver(config.trustedProxies);
+  const pending = new PendingUpgrades(metrics);
+  return (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on("error", (err) => ctx.deps.log.debug({ err: err.message }, "upgrade socket error"));
     const ip = clientAddress(req);
     const target = parseRequestTarget(req.url);
     if (!target) return refuse(socket, 400, "Bad Request", { ip, url: truncate(req.url) });
     if (target.path !== STREAM_PATH) return refuse(socket, 404, "Not Found", { ip });
-    if (draining) return refuse(socket, 503, "Service Unavailable", { ip, why: "draining" });
+    if (ctx.isDraining()) return refuse(socket, 503, "Service Unavailable", { ip, why: "draining" });
     const origin = req.headers.origin;
     if (origin && config.allowedOrigins.length > 0 && !config.allowedOrigins.includes(origin)) return refuse(socket, 403, "Forbidden", { ip });
-    if (sessions.size + upgrading >= config.limits.maxConnections) return refuse(socket, 503, "Service Unavailable", { ip, why: "max connections" });
-    const pending = pendingByIp.get(ip) ?? 0;
-    if (pending >= config.limits.maxPendingAuthPerIp) return refuse(socket, 429, "Too Many Requests", { ip });
-    // Counted from here; given back when the session is ready or when the socket closes, whichever
-    // comes first: a handshake ws refuses (bad key, version) closes the socket and so gives it back.
-    pendingByIp.set(ip, pending + 1);
-    upgrading++;
-    metrics.upgrading.set(upgrading);
+    if (sessions.size + pending.upgrading >= config.limits.maxConnections) return refuse(socket, 503, "Service Unavailable", { ip, why: "max connections" });
+    if (pending.authOf(ip) >= config.limits.maxPendingAuthPerIp) return refuse(socket, 429, "Too Many Requests", { ip });
+    const hold = pending.take(ip, socket);
+    ctx.wss.handleUpgrade(req, socket, head, (ws) => startSession(ctx, ws, ip, hold));
+  };
+}
+
+function startSession(ctx: UpgradeContext, ws: WebSocket, ip: string, hold: PendingHold) {
+  const { deps } = ctx;
+  try {
+    hold.upgraded();
+    const session = new Session(ws, ip, {
+      config: ctx.config,
+      log: deps.log,
+      metrics: ctx.metrics,
+      verifier: deps.verifier,
+      stt: deps.stt ?? null,
+      audio: deps.audio ?? null,
+      store: deps.store ?? null,
+      analysis: deps.analysis ?? null,
+      sttUnavailable: deps.sttUnavailable ?? null,
+      subjects: ctx.subjects,
+      onStarted: hold.release,
+      onFinished: (s) => ctx.sessions.delete(s),
+    });
+    ctx.sessions.add(session);
+    ws.once("close", hold.release);
+  } catch (err) {
+    ctx.metrics.handlerErrors.inc({ where: "upgrade" });
+    deps.log.error({ err }, "session set-up failed");
+    ws.terminate();
+  }
+}
+
+interface PendingHold {
+  /** The upgrade is through: no longer counted as in progress. */
+  upgraded(): void;
+  /** The session is ready or gone: no longer counted as waiting for auth (idempotent). */
+  release(): void;
+}
+
+/**
+ * Upgrades in progress and connections waiting for auth per address. Counted from the accepted
+ * upgrade request; given back when the session is ready or when the socket closes, whichever
+ * comes first: a handshake ws refuses (bad key, version) closes the socket and so gives it back.
+ */
+class PendingUpgrades {
+  private readonly byIp = new Map<string, number>();
+  private inProgress = 0;
+
+  constructor(private readonly metrics: Metrics) {
+    metrics.setPendingAuthSource(() => {
+      let n = 0;
+      for (const v of this.byIp.values()) n += v;
+      return n;
+    });
+  }
+
+  get upgrading(): number {
+    return this.inProgress;
+  }
+
+  authOf(ip: string): number {
+    return this.byIp.get(ip) ?? 0;
+  }
+
+  take(ip: string, socket: Duplex): PendingHold {
+    this.byIp.set(ip, this.authOf(ip) + 1);
+    this.setUpgrading(+1);
     let counted = true;
-    const release = () => {
-      if (!counted) return;
-      counted = false;
-      const n = (pendingByIp.get(ip) ?? 1) - 1;
-      if (n <= 0) pendingByIp.delete(ip);
-      else pendingByIp.set(ip, n);
-    };
-    let upgraded = false;
-    const upgradeDone = () => {
-      if (upgraded) return;
-      upgraded = true;
-      upgrading--;
-      metrics.upgrading.set(upgrading);
+    let upgrading = true;
+    const hold: PendingHold = {
+      upgraded: () => {
+        if (!upgrading) return;
+        upgrading = false;
+        this.setUpgrading(-1);
+      },
+      release: () => {
+        if (!counted) return;
+        counted = false;
+        const n = this.authOf(ip) - 1;
+        if (n <= 0) this.byIp.delete(ip);
+        else this.byIp.set(ip, n);
+      },
     };
     socket.once("close", () => {
-      upgradeDone();
-      release();
+      hold.upgraded();
+      hold.release();
     });
-    wss.handleUpgrade(req, socket, head, (ws) => {
-      try {
-        upgradeDone();
-        const session = new Session(ws, ip, {
-          config,
-          log,
-          metrics,
-          verifier: deps.verifier,
-          stt: deps.stt ?? null,
-          audio: deps.audio ?? null,
-          store: deps.store ?? null,
-          analysis: deps.analysis ?? null,
-          sttUnavailable: deps.sttUnavailable ?? null,
-          subjects,
-          onStarted: release,
-          onFinished: (s) => sessions.delete(s),
-        });
-        sessions.add(session);
-        ws.once("close", release);
-      } catch (err) {
-        metrics.handlerErrors.inc({ where: "upgrade" });
-        log.error({ err }, "session set-up failed");
-        ws.terminate();
-      }
-    });
-  };
-  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    try {
-      onUpgrade(req, socket, head);
-    } catch (err) {
-      metrics.handlerErrors.inc({ where: "upgrade" });
-      log.error({ err, url: truncate(req.url) }, "upgrade handler failed");
-      try {
-        refuse(socket, 500, "Internal Server Error");
-      } catch {
-        socket.destroy();
-      }
-    }
-  });
+    return hold;
+  }
 
+  private setUpgrading(delta: number) {
+    this.inProgress += delta;
+    this.metrics.upgrading.set(this.inProgress);
+  }
+}
+
+/** Listens, then starts the separate metrics listener when metrics.port is set. */
+async function listen(server: HttpsServer | HttpServer, config: Config, metrics: Metrics, log: Logger) {
   await new Promise<void>((ok, fail) => {
     server.once("error", fail);
     server.listen(config.port, config.host, () => {
@@ -305,44 +403,28 @@ export async function startGateway(config: Config, deps: GatewayDeps): Promise<G
       ok();
     });
   });
-  const metricsListener =
-    config.metrics.port !== undefined
-      ? await startMetricsListener(metrics, config.metrics, log).catch((err: unknown) => {
-          reloader?.stop();
-          server.close();
-          throw err;
-        })
-      : null;
+  if (config.metrics.port === undefined) return null;
+  return startMetricsListener(metrics, config.metrics, log).catch((err: unknown) => {
+    server.close();
+    throw err;
+  });
+}
+
+function gatewayUrls(server: HttpsServer | HttpServer, config: Config, deps: GatewayDeps) {
   const addr = server.address();
   const port = typeof addr === "object" && addr ? addr.port : config.port;
   const hostForUrl = config.host.includes(":") ? `[${config.host}]` : config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
-  const scheme = deps.tls ? "https" : "http";
-
   return {
-    url: `${scheme}://${hostForUrl}:${port}`,
+    url: `${deps.tls ? "https" : "http"}://${hostForUrl}:${port}`,
     wsUrl: `${deps.tls ? "wss" : "ws"}://${hostForUrl}:${port}${STREAM_PATH}`,
     port,
-    metrics,
-    metricsUrl: metricsListener?.url ?? null,
-    server,
-    sessions,
+  };
+}
+
+function certificateControls(deps: GatewayDeps, reloader: CertificateReloader | null) {
+  return {
     fingerprint: () => (deps.tls ? (reloader?.fingerprint ?? fingerprint(readFileSync(deps.tls.cert, "utf8"))) : null),
     reloadCertificate: () => reloader?.reload("manual") ?? false,
-    async close(graceMs = config.shutdownGraceMs) {
-      draining = true;
-      reloader?.stop();
-      server.close();
-      const all = [...sessions].map((s) => s.shutdown().catch((err: unknown) => log.error({ err }, "session shutdown failed")));
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all(all), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
-      clearTimeout(timer);
-      server.closeAllConnections?.();
-      for (const sock of pendingTls.values()) sock.destroy();
-      wss.close();
-      subjects.clear();
-      await metricsListener?.close();
-    },
-    liveSession: (id: string) => [...sessions].find((s) => s.id === id) ?? null,
   };
 }
 

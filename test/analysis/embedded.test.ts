@@ -24,6 +24,18 @@ test("withStructuredOutput(zod) through the JSON-schema grammar always parses", 
   assert.deepEqual(Small.parse(JSON.parse(String(out.raw.content))), out.parsed);
 });
 
+test("a structured answer zod refuses comes back as { parsed: null, error } (the field the chain reads), raw text kept", async () => {
+  // The grammar cannot express a refinement, so the text parses as JSON and zod refuses it.
+  const Never = z.object({ verdict: z.enum(["yes", "no"]).refine(() => false, "refused by the refinement") });
+  const model = new ChatNodeLlamaCpp({ runtime, maxTokens: 60 });
+  const out = (await model.withStructuredOutput(Never, { includeRaw: true }).invoke([["human", "Say something"]])) as Record<string, unknown>;
+  assert.equal(out.parsed, null);
+  assert.equal(typeof out.error, "string", `error is what runFeedbackChain reads; got keys ${Object.keys(out).join(", ")}`);
+  assert.match(out.error as string, /refused by the refinement/);
+  assert.ok(!("parsingError" in out));
+  assert.ok(String((out.raw as { content: unknown }).content).length > 0, "the raw text stays for the repair turn");
+});
+
 test("streams chunks, runs two requests on separate sequences, honours abort", async () => {
   const model = new ChatNodeLlamaCpp({ runtime, maxTokens: 24 });
   const chunks: string[] = [];

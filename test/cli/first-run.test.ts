@@ -12,15 +12,15 @@
 // PARLANCE_MODELS_TRUST_MIRROR_CHECKSUMS=1; the test asserts the warning that this prints. The LLM
 // file is the real SmolLM2 GGUF when present, which passes its published sha256 (asserted); the
 // published-checksum path for Whisper files is covered in models-pull.test.ts.
-import { test, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { chromium } from "playwright-core";
+import { join } from "node:path";
 import { authed, tempDir } from "../helpers/gateway.js";
 import { AUDIO_DIR, SHARED_MODELS_DIR } from "../helpers/models.js";
+import { launchWithFakeMic } from "../helpers/chromium.js";
+import { npmStart, waitForDevBanner, type NpmStart } from "../helpers/process.js";
 import { startMirror } from "../helpers/mirror.js";
 import { hasRealModel, realModel } from "../helpers/real-models.js";
 import { https } from "../faults/_util.js";
@@ -30,8 +30,6 @@ import { DEFAULT_EMBEDDED_MODEL } from "../../src/analysis/models/factory.js";
 import { DEFAULT_LLM_MODEL } from "../../src/models/catalogue.js";
 import { Writable } from "node:stream";
 
-const ROOT = resolve(import.meta.dirname, "../..");
-const CHROMIUM = process.env.PARLANCE_CHROMIUM ?? "/usr/bin/chromium";
 const sha256 = (p: string) => createHash("sha256").update(readFileSync(p)).digest("hex");
 
 /** A user's shell: none of the test suite's model or engine settings. */
@@ -42,36 +40,13 @@ function userEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return env;
 }
 
-function npmStart(args: string[], env: NodeJS.ProcessEnv): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
-  // detached: npm runs the server under a shell; signalling the process group stops all of them.
-  const child = spawn("npm", ["start", "--silent", ...(args.length ? ["--", ...args] : [])], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
-  after(() => {
-    try {
-      process.kill(-child.pid!, "SIGKILL");
-    } catch {
-      /* already gone */
-    }
-  });
-  return { child, output: () => out, exited };
-}
-
-async function banner(p: ReturnType<typeof npmStart>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  while (!/dev token:\s+\S+/.test(p.output())) {
-    if (p.child.exitCode !== null || Date.now() > deadline) assert.fail(`npm start did not print its banner:\n${p.output()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  const out = p.output();
+async function banner(p: NpmStart, timeoutMs: number) {
+  const out = await waitForDevBanner(p, timeoutMs);
   return { url: /practice:\s+(https:\/\/\S+?)\/?\s/.exec(out)![1]!, wsUrl: /stream:\s+(wss:\/\/\S+)/.exec(out)![1]!, token: /dev token:\s+(\S+)/.exec(out)![1]! };
 }
 
-async function stop(p: ReturnType<typeof npmStart>) {
-  process.kill(-p.child.pid!, "SIGTERM");
-  const code = await p.exited;
+async function stop(p: NpmStart) {
+  const code = await p.stop();
   assert.ok(code === 0 || code === null, `exit ${code}\n${p.output()}`);
 }
 
@@ -107,11 +82,7 @@ test("npm start -- --pull: downloads and verifies both models from the mirror, a
   assert.doesNotMatch(out, /not set up: the practice page/, "nothing left missing");
   assert.deepEqual(mirror.requests.filter((r) => r.path !== "SHA256SUMS").map((r) => r.status), [200, 200]);
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream", `--use-file-for-fake-audio-capture=${join(AUDIO_DIR, "jfk.wav")}`, "--autoplay-policy=no-user-gesture-required"],
-  });
+  const browser = await launchWithFakeMic(join(AUDIO_DIR, "jfk.wav"));
   try {
     const page = await (await browser.newContext({ ignoreHTTPSErrors: true })).newPage();
     await page.goto(`${url}/`);

@@ -11,7 +11,8 @@ import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
-import { downloadModel, ModelDownloadError, parseSha256Sums } from "../../src/models/download.js";
+import { downloadModel, downloadOptions, ModelDownloadError, parseSha256Sums } from "../../src/models/download.js";
+import { loadConfig } from "../../src/config/index.js";
 import { catalogue, defaultLlmEntry, DEFAULT_LLM_MODEL, findEntry, type CatalogueEntry } from "../../src/models/catalogue.js";
 import { DEFAULT_EMBEDDED_MODEL } from "../../src/analysis/models/factory.js";
 import { tempDir } from "../helpers/gateway.js";
@@ -120,6 +121,39 @@ test("resume: a connection cut mid-file continues with Range from where it stopp
   assert.deepEqual(readFileSync(join(dest2, entry.file)), bytes);
   // Bytes on the wire: the file once, plus nothing repeated.
   assert.deepEqual(readdirSync(dest2), [entry.file]);
+});
+
+test("stall: a response that stops sending is cut after models.downloadStallMs and resumed with Range", async () => {
+  const src = tempDir();
+  const { bytes, path, entry } = fakeModel(src, 2);
+  const at = 512 * 1024;
+  const mirror = await startMirror({ files: { [entry.file]: path }, stall: { afterBytes: at, times: 1 } });
+  const dest = tempDir();
+  const s = sink();
+  const settings = downloadOptions(loadConfig({ env: { PARLANCE_MODELS_DOWNLOAD_STALL_MS: "300", PARLANCE_MODELS_DOWNLOAD_RETRY_BASE_MS: "1" } }).models);
+  assert.equal(settings.stallMs, 300);
+  const r = await downloadModel(entry, dest, { ...settings, baseUrl: mirror.url, out: s.out });
+  assert.equal(r.verified, "official");
+  assert.deepEqual(readFileSync(join(dest, entry.file)), bytes);
+  assert.deepEqual(
+    mirror.requests.map((q) => [q.range, q.status]),
+    [
+      [null, 200],
+      [`bytes=${at}-`, 206],
+    ],
+  );
+  assert.match(s.text(), /connection lost at 0\.5 MB; resuming \(1\/3\)/);
+});
+
+test("a mirror's SHA256SUMS over models.checksumListMaxBytes is not read: the trusted-mirror exception does not apply", async () => {
+  const src = tempDir();
+  const { bytes, path, entry } = fakeModel(src, 1);
+  const wrong = { ...entry, sha256: "0".repeat(64) };
+  const listing = `${sha256(bytes)}  ${entry.file}\n`;
+  const mirror = await startMirror({ files: { [entry.file]: path }, sha256sums: listing + "#".repeat(4096) });
+  const opts = (max: number) => ({ ...downloadOptions(loadConfig({ env: { PARLANCE_MODELS_CHECKSUM_LIST_MAX_BYTES: String(max) } }).models), baseUrl: mirror.url, trustMirrorChecksums: true, warn: () => undefined });
+  await assert.rejects(downloadModel(wrong, tempDir(), opts(4096)), (e: unknown) => e instanceof ModelDownloadError && /checksum mismatch/.test(e.message));
+  assert.equal((await downloadModel(wrong, tempDir(), opts(8192))).verified, "mirror");
 });
 
 test("a server without Range support: the partial file is replaced by a full download", async () => {

@@ -14,7 +14,9 @@ import {
   groundReportResources,
   tokenize,
   Bm25Index,
+  createEmbedder,
 } from "../../src/curriculum/index.js";
+import { loadConfig } from "../../src/config/index.js";
 import { makeReport } from "../store/fixtures.js";
 
 async function sampleRepo() {
@@ -111,8 +113,9 @@ test("grounding: unknown lessons are dropped; title/url/level come from the stor
 // A real local HTTP server speaking the OpenAI embeddings API. Its "model" maps "zebra" and
 // "stripes" to the same dimension (a synonym BM25 cannot see), so similarity is predictable.
 const DIMS = [/zebra|stripes/g, /quartz/g, /violin/g];
-function startEmbeddingsServer(): Promise<{ server: Server; url: string; fail: (on: boolean) => void }> {
+function startEmbeddingsServer(): Promise<{ server: Server; url: string; fail: (on: boolean) => void; batches: number[] }> {
   let failing = false;
+  const batches: number[] = [];
   const server = createServer((req, res) => {
     let body = "";
     req.on("data", (c) => (body += c));
@@ -122,6 +125,7 @@ function startEmbeddingsServer(): Promise<{ server: Server; url: string; fail: (
         return;
       }
       const { input, model } = JSON.parse(body) as { input: string[]; model: string };
+      batches.push(input.length);
       const data = input.map((t, index) => ({
         index,
         object: "embedding",
@@ -133,7 +137,7 @@ function startEmbeddingsServer(): Promise<{ server: Server; url: string; fail: (
   });
   return new Promise((resolve) =>
     server.listen(0, "127.0.0.1", () =>
-      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, fail: (on) => (failing = on) }),
+      resolve({ server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, fail: (on) => (failing = on), batches }),
     ),
   );
 }
@@ -175,6 +179,26 @@ test("hybrid: embeddings from an OpenAI-compatible endpoint are fused by RRF; ou
     await assert.rejects(embedder.embed(["x"]), EmbeddingError);
   } finally {
     await repo.close();
+    await new Promise((r) => srv.server.close(r));
+  }
+});
+
+test("embeddings settings: curriculum.embeddingBatchSize texts per request, curriculum.embeddingMaxBytes caps the answer", async () => {
+  const srv = await startEmbeddingsServer();
+  try {
+    const embedder = (env: Record<string, string>) =>
+      createEmbedder(
+        loadConfig({ env: { PARLANCE_CURRICULUM_EMBEDDINGS: "openai", PARLANCE_CURRICULUM_EMBEDDING_URL: srv.url, PARLANCE_CURRICULUM_EMBEDDING_MODEL: "marker-embed", ...env } }),
+        silentLogger,
+      )!;
+    const texts = ["a horse", "stripes", "quartz", "a rock", "violin"];
+    const vectors = await embedder({ PARLANCE_CURRICULUM_EMBEDDING_BATCH_SIZE: "2" }).embed(texts);
+    assert.equal(vectors.length, 5);
+    assert.deepEqual(srv.batches, [2, 2, 1]);
+    // One 5-text answer is a few hundred bytes of JSON: a 100-byte cap refuses it, 100 KB does not.
+    await assert.rejects(embedder({ PARLANCE_CURRICULUM_EMBEDDING_MAX_BYTES: "100" }).embed(texts), (e: unknown) => e instanceof EmbeddingError && /answer too large/.test(e.message));
+    assert.equal((await embedder({ PARLANCE_CURRICULUM_EMBEDDING_MAX_BYTES: "100000" }).embed(texts)).length, 5);
+  } finally {
     await new Promise((r) => srv.server.close(r));
   }
 });

@@ -5,8 +5,8 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
 import { AUDIO_DIR, realWhisper } from "../helpers/models.js";
+import { launchWithFakeMic } from "../helpers/chromium.js";
 import { startPipeline } from "../helpers/pipeline.js";
 import { hsToken } from "../helpers/tokens.js";
 import { errors, wordErrors } from "../../bench/eval/wer.js";
@@ -23,19 +23,7 @@ test(`practice page + real tiny.en (${real.verification}): the JFK sentence live
     PARLANCE_STT_MODEL: real.path,
     PARLANCE_STT_LOGPROB_THRESHOLD: "-1",
   });
-  const browser = await chromium.launch({
-    executablePath: process.env.PARLANCE_CHROMIUM ?? "/usr/bin/chromium",
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--use-fake-ui-for-media-stream",
-      "--use-fake-device-for-media-stream",
-      `--use-file-for-fake-audio-capture=${join(AUDIO_DIR, "jfk.wav")}`,
-      "--autoplay-policy=no-user-gesture-required",
-    ],
-  });
+  const browser = await launchWithFakeMic(join(AUDIO_DIR, "jfk.wav"));
   after(() => browser.close());
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
   const page = await ctx.newPage();

@@ -6,10 +6,8 @@
 // report reaches the client through Redis pub/sub) and the retry completes it.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { resolve } from "node:path";
 import { Redis } from "ioredis";
-import { spawnServer } from "../helpers/process.js";
+import { spawnParlance, spawnServer } from "../helpers/process.js";
 import { startRedis } from "../helpers/redis.js";
 import { startPostgres } from "../helpers/postgres.js";
 import { makeLeaf, makeRootAndIntermediate } from "../helpers/certs.js";
@@ -21,7 +19,6 @@ import { loadConfig } from "../../src/config/index.js";
 import { createRepository } from "../../src/store/index.js";
 import { silentLogger } from "../../src/util/log.js";
 
-const ROOT = resolve(import.meta.dirname, "../..");
 const WORKER_MODEL = "worker-only-llama-3-8b-instruct";
 
 interface WorkerProcess {
@@ -32,23 +29,12 @@ interface WorkerProcess {
 
 /** `parlance worker` as a child process; resolves once it prints its ready banner. */
 async function spawnWorker(env: Record<string, string>, startTimeoutMs = 120_000): Promise<WorkerProcess> {
-  const child = spawn(process.execPath, [resolve(ROOT, "bin/parlance.js"), "worker"], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout!.on("data", (d) => (out += d));
-  child.stderr!.on("data", (d) => (out += d));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on("exit", (code, signal) => r({ code, signal })));
-  after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-  });
+  const { child, output, exited } = spawnParlance(["worker"], { ...process.env, ...env });
   const ready = /parlance worker (\S+) ready/;
   let timer: NodeJS.Timeout | undefined;
   const started = await Promise.race([
     new Promise<boolean>((r) => {
-      const check = () => (ready.test(out) ? r(true) : setTimeout(check, 50));
+      const check = () => (ready.test(output()) ? r(true) : setTimeout(check, 50));
       check();
     }),
     exited.then(() => false),
@@ -57,11 +43,11 @@ async function spawnWorker(env: Record<string, string>, startTimeoutMs = 120_000
   clearTimeout(timer); // a pending start timer would keep the test process alive after the test
   if (!started) {
     child.kill("SIGKILL");
-    throw new Error(`worker did not start:\n${out}`);
+    throw new Error(`worker did not start:\n${output()}`);
   }
   return {
-    id: ready.exec(out)![1]!,
-    output: () => out,
+    id: ready.exec(output())![1]!,
+    output,
     async stop(signal = "SIGTERM") {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return exited;
@@ -123,6 +109,7 @@ test("two gateways + a worker on real Redis and PostgreSQL: the worker's report 
     // the LLM, and the test is about the LLM path through the worker.
     PARLANCE_ANALYSIS_CONFIDENCE_THRESHOLD: "0",
     PARLANCE_ANALYSIS_MIN_WORDS: "1",
+    PARLANCE_METRICS_WORKER_PORT: "0", // workers' /metrics on a free port, never one another run holds
     ...extra,
   });
 

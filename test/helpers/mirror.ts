@@ -1,6 +1,6 @@
 // A loopback model mirror for download tests: serves files by name from disk with HTTP Range
-// support, an optional SHA256SUMS, and can cut the connection part-way through a response to
-// exercise resume. Records every request. Stops itself at the end of the test.
+// support, an optional SHA256SUMS, and can cut the connection part-way through a response (or
+// stop sending on an open one) to exercise resume. Records every request. Stops itself at the end of the test.
 import { createReadStream, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -13,6 +13,8 @@ export interface MirrorOptions {
   sha256sums?: string;
   /** Cut the connection after this many body bytes, for the first `times` requests of each file. */
   cut?: { afterBytes: number; times: number };
+  /** Send this many body bytes, then keep the connection open and silent, for the first `times` requests of each file. */
+  stall?: { afterBytes: number; times: number };
   /** Answer 200 with the whole file even when a Range is asked (a server without Range support). */
   ignoreRange?: boolean;
 }
@@ -60,7 +62,13 @@ export async function startMirror(opts: MirrorOptions): Promise<Mirror> {
     res.writeHead(status, headers);
     const n = cuts.get(name) ?? 0;
     const cut = opts.cut && n < opts.cut.times ? opts.cut.afterBytes : null;
+    const stall = opts.stall && n < opts.stall.times ? opts.stall.afterBytes : null;
     cuts.set(name, n + 1);
+    if (stall !== null) {
+      // Send `stall` bytes, then nothing: the socket stays open until the client gives up.
+      createReadStream(file, { start, end: start + stall - 1 }).on("data", (chunk) => res.write(chunk));
+      return;
+    }
     const stream = createReadStream(file, { start, ...(cut !== null ? { end: start + cut - 1 } : {}) });
     if (cut === null) {
       stream.pipe(res);

@@ -3,7 +3,7 @@
 import { test, after, before, describe } from "node:test";
 import assert from "node:assert/strict";
 import type { Repository } from "../../src/store/types.js";
-import { InvalidRecordError, NotFoundError } from "../../src/store/errors.js";
+import { CorruptRecordError, InvalidRecordError, NotFoundError } from "../../src/store/errors.js";
 import { makeReport, streamConfig } from "./fixtures.js";
 
 export interface RepoFactory {
@@ -12,6 +12,8 @@ export interface RepoFactory {
   /** Another connection (another pool or file handle) to the same store as the last open(). */
   openSecond(): Promise<Repository>;
   cleanup?(): Promise<void>;
+  /** Overwrites a stored report's column with `json` behind the repository's back (a hand edit, an incompatible writer). */
+  corruptReport(repo: Repository, jobId: string, json: string): Promise<void>;
 }
 
 let seq = 0;
@@ -92,6 +94,18 @@ function contract(name: string, factory: RepoFactory): void {
       InvalidRecordError,
     );
     await assert.rejects(repo.completeJob("whatever", { nope: true } as never), InvalidRecordError);
+  });
+
+  test(`${name}: a stored report that no longer fits the report schema is a CorruptRecordError on read, not a Report`, async () => {
+    const id = await newSession(repo);
+    const job = await repo.createJob({ id: uid("job"), sessionId: id, scope: "session", segmentFrom: null, segmentTo: null });
+    await repo.completeJob(job.id, makeReport(id));
+    assert.equal((await repo.getReport(id))?.report.session_id, id, "a valid row reads back");
+    for (const bad of [JSON.stringify({ nope: true }), JSON.stringify({ ...makeReport(id), llm_status: "bogus" }), JSON.stringify([1, 2])]) {
+      await factory.corruptReport(repo, job.id, bad);
+      await assert.rejects(repo.getReport(id), (e: Error) => e instanceof CorruptRecordError && e.message.includes(job.id), bad);
+      await assert.rejects(repo.listReports(id), CorruptRecordError);
+    }
   });
 
   test(`${name}: appendSegment is idempotent and keeps words with timings and confidences`, async () => {

@@ -28,6 +28,10 @@ repositoryContract("postgres", {
     await r.migrate();
     return r;
   },
+  async corruptReport(repo, jobId, json) {
+    const q = (repo as unknown as { q(sql: string, args: unknown[]): Promise<unknown> }).q.bind(repo);
+    await q("UPDATE reports SET report = $1::jsonb WHERE job_id = $2", [json, jobId]);
+  },
 });
 
 test("postgres: createRepository picks PostgreSQL for a postgres:// URL; concurrent migrations apply once", async () => {

@@ -28,6 +28,10 @@ repositoryContract("sqlite", {
   async cleanup() {
     rmSync(dir, { recursive: true, force: true });
   },
+  async corruptReport(repo, jobId, json) {
+    const db = (repo as unknown as { db: { prepare(s: string): { run(...a: unknown[]): unknown } } }).db;
+    db.prepare("UPDATE reports SET report = ? WHERE job_id = ?").run(json, jobId);
+  },
 });
 
 test("sqlite: createRepository puts parlance.db in the data dir, WAL, versioned migrations", async () => {

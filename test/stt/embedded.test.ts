@@ -12,6 +12,7 @@ import { createAudioIngest } from "../../src/audio/ingest.js";
 import { EmbeddedWhisperTranscriber, audioCtxFor, loadedWhisperModels } from "../../src/stt/embedded.js";
 import { AUDIO_DIR, randomModel } from "../helpers/models.js";
 import { collect, feed, finals, idle, makeStream } from "./_util.js";
+import { DEFAULT_GUARDS } from "../../src/stt/stream-policy.js";
 
 const modelPath = randomModel("tiny.en");
 const transcriber = await EmbeddedWhisperTranscriber.create({ modelPath, threads: 2, audioCtx: "trim" });
@@ -58,7 +59,7 @@ test("jfk.wav in 250 ms chunks: partials about every second, finals, utterance_e
   // prompted with the verbatim preamble they emit fewer words, so this cadence check runs without
   // it (the prompt itself is covered by the policy tests).
   const { stream } = makeStream(transcriber, {
-    guards: { logprobThreshold: -Infinity, noSpeechThreshold: 1, suppressHallucinations: true },
+    guards: { ...DEFAULT_GUARDS, logprobThreshold: -Infinity, noSpeechThreshold: 1, suppressHallucinations: true },
     verbatimPrompt: false,
   });
   const ingest = createAudioIngest({ encoding: "pcm_s16le", sample_rate: 16000, channels: 1 });

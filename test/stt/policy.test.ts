@@ -3,7 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { FakeTranscriber, timelineResponder, steadySpeech, type ScriptWord } from "../../src/stt/fake.js";
-import { agreedPrefix, cutRepetition, dedupeSeam, isHallucination, DEFAULT_GUARDS, VERBATIM_PROMPTS } from "../../src/stt/policy.js";
+import { agreedPrefix, cutRepetition, dedupeSeam, isHallucination, VERBATIM_PROMPTS } from "../../src/stt/policy.js";
+import { DEFAULT_GUARDS } from "../../src/stt/stream-policy.js";
 import { collect, concat, feed, finalWords, finals, makeStream, silence, voiced } from "./_util.js";
 
 const sw = (word: string, start: number, end = start + 0.3) => ({ word, start, end, probability: 0.9 });

@@ -56,7 +56,7 @@ const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 after(() => new Promise<void>((r) => server.close(() => r())));
 
 test("the remote transcriber uploads a 16 kHz WAV with verbose_json and word timestamps", async () => {
-  const t = new RemoteTranscriber({ url, model: "whisper-1", apiKey: "k123" });
+  const t = new RemoteTranscriber({ url, model: "whisper-1", apiKey: "k123", timeoutMs: 10000, maxConcurrency: 2 });
   const r = await t.transcribe({ audio: voiced(2), language: "en-GB", prompt: "previous words" });
   const req = seen[seen.length - 1]!;
   assert.equal(req.wavSeconds, 2);
@@ -77,7 +77,7 @@ test("the remote transcriber uploads a 16 kHz WAV with verbose_json and word tim
 test("server errors become retryable TranscriptionErrors", async () => {
   mode = "error";
   try {
-    const t = new RemoteTranscriber({ url: `${url}/v1`, model: "m" });
+    const t = new RemoteTranscriber({ url: `${url}/v1`, model: "m", timeoutMs: 10000, maxConcurrency: 2 });
     await assert.rejects(t.transcribe({ audio: voiced(1), language: "en" }), (e: unknown) => e instanceof TranscriptionError && e.retryable && /503/.test(e.message));
   } finally {
     mode = "ok";

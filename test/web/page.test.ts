@@ -1,59 +1,24 @@
 // The practice page in real headless Chromium (Debian's), over https with the dev certificate:
 // fake microphone playing jfk.wav -> AudioWorklet -> wss -> gateway -> live view -> report.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { AUDIO_DIR } from "../helpers/models.js";
+import { launchWithFakeMic, openPracticePage, practicePageBrowser } from "../helpers/chromium.js";
 import { hsToken } from "../helpers/tokens.js";
 import { startClientTestServer, type ClientTestServer } from "../client/_server.js";
-// @ts-expect-error - plain ESM build script without type declarations
-import { buildWeb } from "../../scripts/build-web.mjs";
 
-const CHROMIUM = process.env.PARLANCE_CHROMIUM ?? "/usr/bin/chromium";
 const WAV = join(AUDIO_DIR, "jfk.wav");
 const OUT = resolve("test-output");
 
-let browser: Browser;
-
-before(async () => {
-  await buildWeb({ minify: false });
-  // launch() gives Chromium a fresh, empty profile directory of its own (--user-data-dir).
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--use-fake-ui-for-media-stream",
-      "--use-fake-device-for-media-stream",
-      `--use-file-for-fake-audio-capture=${WAV}`,
-      "--autoplay-policy=no-user-gesture-required",
-    ],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-});
+const open = practicePageBrowser(WAV);
 
 // Per test: the helpers register their cleanup with the test that starts them.
 const startServer = () => startClientTestServer({ deps: { devToken: () => hsToken({ sub: "page-learner" }) } });
 
-async function openPage(gw: ClientTestServer): Promise<Page> {
-  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 420, height: 900 } });
-  const page = await ctx.newPage();
-  page.on("pageerror", (err) => console.error("page error:", err.message));
-  await page.goto(`${gw.url}/`);
-  await page.waitForSelector("body[data-page-ready=true]");
-  return page;
-}
+const openPage = (gw: ClientTestServer, on?: Browser): Promise<Page> => (on ? openPracticePage(on, gw.url) : open(gw.url));
 
 test("streams the fake microphone over wss and renders partials, finals and the report", async () => {
   const gw = await startServer();
@@ -63,12 +28,13 @@ test("streams the fake microphone over wss and renders partials, finals and the 
   await page.click("#start");
   await page.waitForSelector("#status[data-state=streaming]", { timeout: 15_000 });
   const startedAt = Date.now();
+  await sampleMeter(page);
   assert.ok(await page.getAttribute("#status", "data-session"), "ready rendered with a session id");
   await page.waitForFunction(() => Number(document.body.dataset.partials ?? 0) > 0, null, { timeout: 15_000 });
   await page.waitForFunction(() => Number(document.body.dataset.finals ?? 0) > 0, null, { timeout: 15_000 });
   // Let one pass of the 11 s file play.
   await page.waitForTimeout(Math.max(0, 11_000 - (Date.now() - startedAt)));
-  const level = await page.$eval("#level", (m) => (m as HTMLMeterElement).value);
+  const speechLevels = await meterSamples(page);
   assert.ok(await page.$eval("#lag", (e) => /lag \d/.test(e.textContent ?? "")));
   await page.click("#stop");
   const stoppedAt = Date.now();
@@ -108,7 +74,44 @@ test("streams the fake microphone over wss and renders partials, finals and the 
   assert.ok(Math.abs(received[0]! - sent) < 0.3, `server ${received[0]} s vs page ${sent} s`);
   const wall = (stoppedAt - startedAt) / 1000;
   assert.ok(Math.abs(received[0]! - wall) / wall < 0.05, `server received ${received[0]!.toFixed(2)} s over ${wall.toFixed(2)} s of streaming`);
-  assert.ok(level >= 0);
+  // The meter follows the microphone: jfk.wav's speech moves it well up (silence: next test).
+  assert.ok(speechLevels.length >= 50, `${speechLevels.length} samples`);
+  const speechPeak = Math.max(...speechLevels);
+  assert.ok(speechPeak > 0.1, `meter peak during speech ${speechPeak}`);
+  assert.ok(speechLevels.filter((v) => v > speechPeak / 2).length > 5, "the meter moves with the speech, not one spike");
+  await page.context().close();
+  SPEECH_PEAK = speechPeak;
+});
+
+let SPEECH_PEAK = NaN;
+
+/** Records the level meter's value every 50 ms from now on, in the page. */
+async function sampleMeter(page: Page): Promise<void> {
+  await page.evaluate(() => {
+    const w = window as unknown as { levels: number[] };
+    w.levels = [];
+    setInterval(() => w.levels.push((document.getElementById("level") as HTMLMeterElement).value), 50);
+  });
+}
+
+const meterSamples = (page: Page) => page.evaluate(() => (window as unknown as { levels: number[] }).levels.slice());
+
+test("the level meter stays down for a silent microphone", async (t) => {
+  assert.ok(Number.isFinite(SPEECH_PEAK), "runs after the speech test, whose peak it compares with");
+  const silent = await launchWithFakeMic(join(AUDIO_DIR, "silence-60s.wav"));
+  t.after(() => silent.close());
+  const gw = await startServer();
+  const page = await openPage(gw, silent);
+  await page.click("#start");
+  await page.waitForSelector("#status[data-state=streaming]", { timeout: 15_000 });
+  await sampleMeter(page);
+  // 3 s of samples: a dozen 250 ms chunks, each of which posts its level to the meter.
+  await page.waitForFunction(() => (window as unknown as { levels: number[] }).levels.length >= 60, null, { timeout: 15_000 });
+  const levels = await meterSamples(page);
+  const peak = Math.max(...levels);
+  t.diagnostic(`meter peak: silence ${peak.toFixed(3)}, speech ${SPEECH_PEAK.toFixed(3)}`);
+  assert.ok(peak < SPEECH_PEAK / 10, `silent peak ${peak} vs speech peak ${SPEECH_PEAK}`);
+  await page.click("#stop");
   await page.context().close();
 });
 

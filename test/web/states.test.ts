@@ -3,54 +3,19 @@
 //   connection attempt, and stays ready for a later Start.
 // - Opus chosen on the page: MediaRecorder's WebM/Opus from the fake microphone (jfk.wav) is
 //   decoded by the server, transcribed and reported, at about a tenth of PCM's bytes.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { chromium, type Browser, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { AUDIO_DIR } from "../helpers/models.js";
+import { practicePageBrowser } from "../helpers/chromium.js";
 import { hsToken } from "../helpers/tokens.js";
 import { startClientTestServer, type ClientTestServer } from "../client/_server.js";
-// @ts-expect-error - plain ESM build script without type declarations
-import { buildWeb } from "../../scripts/build-web.mjs";
 
-const CHROMIUM = process.env.PARLANCE_CHROMIUM ?? "/usr/bin/chromium";
 const WAV = join(AUDIO_DIR, "jfk.wav");
 
-let browser: Browser;
-
-before(async () => {
-  await buildWeb({ minify: false });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--use-fake-ui-for-media-stream",
-      "--use-fake-device-for-media-stream",
-      `--use-file-for-fake-audio-capture=${WAV}`,
-      "--autoplay-policy=no-user-gesture-required",
-    ],
-  });
-});
-
-after(async () => {
-  await browser?.close();
-});
-
-async function openPage(gw: ClientTestServer): Promise<Page> {
-  const ctx = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 420, height: 900 } });
-  const page = await ctx.newPage();
-  page.on("pageerror", (err) => console.error("page error:", err.message));
-  await page.goto(`${gw.url}/`);
-  await page.waitForSelector("body[data-page-ready=true]");
-  return page;
-}
+const open = practicePageBrowser(WAV);
+const openPage = (gw: ClientTestServer): Promise<Page> => open(gw.url);
 
 test("no speech model: 'not set up' message, one connection attempt, no retry", async () => {
   const gw = await startClientTestServer({

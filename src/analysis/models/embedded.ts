@@ -12,7 +12,8 @@ import { RunnableLambda, type Runnable } from "@langchain/core/runnables";
 import type { CallbackManagerForLLMRun } from "@langchain/core/callbacks/manager";
 import { getLlama, LlamaChat, type ChatHistoryItem, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaGrammar, type LlamaModel } from "node-llama-cpp";
 import type { z } from "zod";
-import { grammarJsonSchema, isZodSchema } from "./json-schema.js";
+import { AsyncQueue } from "../../util/async-queue.js";
+import { grammarJsonSchema, isZodSchema, parseProblem } from "./json-schema.js";
 
 export interface EmbeddedRuntimeOptions {
   modelPath: string;
@@ -350,37 +351,18 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions,
     options: this["ParsedCallOptions"],
     runManager?: CallbackManagerForLLMRun,
   ): AsyncGenerator<ChatGenerationChunk> {
-    const queue: string[] = [];
-    let wake: (() => void) | undefined;
-    let done = false;
-    let failure: unknown;
-    const p = this.run(messages, options, (t) => {
-      queue.push(t);
-      wake?.();
-    }).then(
-      () => {
-        done = true;
-        wake?.();
-      },
-      (e) => {
-        failure = e;
-        done = true;
-        wake?.();
-      },
+    // Text chunks arrive from the decoder's callback, which cannot wait; each is at least one
+    // token, so maxTokens bounds them (the +16 covers stop-trigger flushes).
+    const chunks = new AsyncQueue<string>({ capacity: this.maxTokens + 16 });
+    const p = this.run(messages, options, (t) => void chunks.push(t)).then(
+      () => chunks.close(),
+      (e: unknown) => chunks.fail(e),
     );
-    while (true) {
-      const t = queue.shift();
-      if (t !== undefined) {
-        yield new ChatGenerationChunk({ text: t, message: new AIMessageChunk(t) });
-        await runManager?.handleLLMNewToken(t);
-        continue;
-      }
-      if (done) break;
-      await new Promise<void>((r) => (wake = r));
-      wake = undefined;
+    for await (const t of chunks) {
+      yield new ChatGenerationChunk({ text: t, message: new AIMessageChunk(t) });
+      await runManager?.handleLLMNewToken(t);
     }
     await p;
-    if (failure) throw failure;
   }
 
   /** Structured output through a JSON-schema grammar: the text always parses; zod then validates. */
@@ -396,8 +378,8 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions,
       const raw = await bound.invoke(input, cfg);
       try {
         return { raw, parsed: parse(raw) };
-      } catch (parsingError) {
-        return { raw, parsed: null, parsingError };
+      } catch (e) {
+        return { raw, parsed: null, error: parseProblem(e) }; // StructuredResult's shape (factory.ts)
       }
     });
   }

@@ -2,7 +2,6 @@
 // OpenAI-compatible server (vLLM, llama-server...). Each backend hands the chain a runnable that
 // returns { raw, parsed } for a zod schema, so the chain's repair/fallback logic is shared.
 import { existsSync } from "node:fs";
-import { isAbsolute, join, resolve } from "node:path";
 import { availableParallelism } from "node:os";
 import type { BaseChatModel } from "@langchain/core/language_models/chat_models";
 import type { BaseLanguageModelInput } from "@langchain/core/language_models/base";
@@ -14,6 +13,7 @@ import { z } from "zod";
 import { modelsDir, type Config } from "../../config/index.js";
 import { defaultLlmEntry } from "../../models/catalogue.js";
 import type { Logger } from "../../util/log.js";
+import { findModelFile } from "../../util/model-path.js";
 import { LlmUnavailableError } from "../types.js";
 import { ChatNodeLlamaCpp, EmbeddedRuntime } from "./embedded.js";
 
@@ -21,7 +21,8 @@ import { ChatNodeLlamaCpp, EmbeddedRuntime } from "./embedded.js";
 export const DEFAULT_EMBEDDED_MODEL = defaultLlmEntry().file;
 export const DEFAULT_REMOTE_MODEL = { ollama: "llama3:8b-instruct-q4_K_M", openai: "meta-llama/Meta-Llama-3-8B-Instruct" } as const;
 
-export type StructuredResult = { raw: BaseMessage; parsed: unknown | null };
+/** `error`: the provider parsed inside the call and refused the answer; `raw` keeps the text for the repair turn. */
+export type StructuredResult = { raw: BaseMessage; parsed: unknown | null; error?: string };
 
 export interface LlmBackend {
   readonly provider: "embedded" | "ollama" | "openai";
@@ -36,11 +37,10 @@ export interface LlmBackend {
   close(): Promise<void>;
 }
 
+/** The GGUF file llm.model names (util/model-path.ts); when missing, where it is expected in the models dir. */
 export function resolveModelPath(config: Config): string {
-  const name = config.llm.model ?? DEFAULT_EMBEDDED_MODEL;
-  if (isAbsolute(name)) return name;
-  if (name.includes("/") && existsSync(resolve(name))) return resolve(name);
-  return join(modelsDir(config), name);
+  const { path, candidates } = findModelFile(config.llm.model ?? DEFAULT_EMBEDDED_MODEL, modelsDir(config));
+  return path ?? candidates.at(-1)!;
 }
 
 function remoteBackend(provider: "ollama" | "openai", config: Config): LlmBackend {

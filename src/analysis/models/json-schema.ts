@@ -29,3 +29,9 @@ export function grammarJsonSchema(schema: z.ZodType | Json): Json {
   const json = isZodSchema(schema) ? (z.toJSONSchema(schema, { target: "draft-2020-12", io: "output" }) as Json) : schema;
   return clean(json) as Json;
 }
+
+/** A provider-side parse failure as StructuredResult.error reads: kind and a bounded message. */
+export function parseProblem(e: unknown): string {
+  const err = e instanceof Error ? e : new Error(String(e));
+  return `${err.name}: ${err.message.slice(0, 300)}`;
+}

@@ -6,7 +6,7 @@ import type { Logger } from "../../util/log.js";
 import type { Report } from "../../protocol/report.js";
 import type { JobRecord, JobStatus, LessonRecord, Repository, SegmentRecord, SessionRecord, SessionStatus } from "../types.js";
 import { NotFoundError, StoreError } from "../errors.js";
-import { check, clampLimit, isoCursor, NewJob, NewLesson, NewSegment, NewSession, Report as ReportSchema, SessionPatch } from "../validate.js";
+import { check, clampLimit, isoCursor, NewJob, NewLesson, NewSegment, NewSession, Report as ReportSchema, SessionPatch, storedReport } from "../validate.js";
 import type { Migration } from "../sqlite/migrations.js";
 import { POSTGRES_MIGRATIONS } from "./migrations.js";
 
@@ -334,14 +334,11 @@ export class PostgresRepository implements Repository {
     const r = (
       await this.q("SELECT job_id, report FROM reports WHERE session_id = $1 ORDER BY (scope = 'session') DESC, seq DESC LIMIT 1", [sessionId])
     ).rows[0];
-    return r ? { jobId: r.job_id as string, report: r.report as Report } : null;
+    return r ? storedReport(r.job_id as string, r.report) : null;
   }
 
   async listReports(sessionId: string): Promise<{ jobId: string; report: Report }[]> {
-    return (await this.q("SELECT job_id, report FROM reports WHERE session_id = $1 ORDER BY seq", [sessionId])).rows.map((r) => ({
-      jobId: r.job_id as string,
-      report: r.report as Report,
-    }));
+    return (await this.q("SELECT job_id, report FROM reports WHERE session_id = $1 ORDER BY seq", [sessionId])).rows.map((r) => storedReport(r.job_id as string, r.report));
   }
 
   async appendAudio(sessionId: string, seq: number, pcm16k: Buffer): Promise<void> {

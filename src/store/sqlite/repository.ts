@@ -22,7 +22,7 @@ import type {
   SessionStatus,
 } from "../types.js";
 import { NotFoundError, StoreError } from "../errors.js";
-import { check, clampLimit, isoCursor, NewJob, NewLesson, NewSegment, NewSession, Report as ReportSchema, SessionPatch } from "../validate.js";
+import { check, clampLimit, isoCursor, NewJob, NewLesson, NewSegment, NewSession, Report as ReportSchema, SessionPatch, storedReport } from "../validate.js";
 import { SQLITE_MIGRATIONS, type Migration } from "./migrations.js";
 
 type Row = Record<string, unknown>;
@@ -360,12 +360,12 @@ export class SqliteRepository implements Repository {
     const r = this.db
       .prepare("SELECT job_id, report FROM reports WHERE session_id = ? ORDER BY (scope = 'session') DESC, seq DESC LIMIT 1")
       .get(sessionId) as Row | undefined;
-    return r ? { jobId: r.job_id as string, report: JSON.parse(r.report as string) } : null;
+    return r ? storedReport(r.job_id as string, r.report) : null;
   }
 
   async listReports(sessionId: string): Promise<{ jobId: string; report: Report }[]> {
     const rows = this.db.prepare("SELECT job_id, report FROM reports WHERE session_id = ? ORDER BY seq").all(sessionId) as Row[];
-    return rows.map((r) => ({ jobId: r.job_id as string, report: JSON.parse(r.report as string) }));
+    return rows.map((r) => storedReport(r.job_id as string, r.report));
   }
 
   async appendAudio(sessionId: string, seq: number, pcm16k: Buffer): Promise<void> {
