@@ -28,7 +28,7 @@ import { GATES, postCheckErrors, type Gate } from "../../src/analysis/postcheck.
 import { createLogger, silentLogger } from "../../src/util/log.js";
 import type { Word } from "../../src/protocol/messages.js";
 import type { LanguageError } from "../../src/protocol/report.js";
-import { edits, f05, toks } from "../../src/analysis/eval-score.js";
+import { edits, f05, scoreToks as toks } from "../../src/analysis/eval-score.js";
 import { SqliteRepository } from "../../src/store/sqlite/repository.js";
 import { createCurriculumRetriever, importCurriculum, DEFAULT_CURRICULUM_DIR } from "../../src/curriculum/index.js";
 import { rng } from "./rng.js";

@@ -10,7 +10,7 @@ import { Command } from "commander";
 import { ALL_GATES, GATES, postCheckErrors, type Gate } from "../../src/analysis/postcheck.js";
 import { disfluencies } from "../../src/analysis/metrics.js";
 import { joinWords } from "../../src/analysis/text.js";
-import { edits, f05, toks } from "../../src/analysis/eval-score.js";
+import { edits, f05, scoreToks as toks } from "../../src/analysis/eval-score.js";
 import type { LlmError } from "../../src/analysis/llm-schema.js";
 import type { Word } from "../../src/protocol/messages.js";
 import type { LanguageError } from "../../src/protocol/report.js";
