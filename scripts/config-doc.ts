@@ -69,22 +69,6 @@ export function schemaComments(source = readFileSync(SCHEMA, "utf8")): Map<strin
   return out;
 }
 
-/** Names older than the suffix rule. */
-const UNIT_OF: Record<string, string> = { "llm.contextSize": "tokens" };
-
-/** The unit a setting's name ends in, by the project's naming rule. */
-export function unitOf(key: string): string | null {
-  if (UNIT_OF[key]) return UNIT_OF[key];
-  const leaf = key.split(".").pop()!;
-  if (/Tokens$/.test(leaf)) return "tokens";
-  if (/Ms$/.test(leaf)) return "ms";
-  if (/[a-z]S$/.test(leaf)) return "s";
-  if (/Bytes$/.test(leaf)) return "bytes";
-  if (/Days$/.test(leaf)) return "days";
-  if (/Chars$/.test(leaf)) return "characters";
-  return null;
-}
-
 function allowed(f: Field): string {
   if (f.kind === "boolean") return "`true`/`false` (also `1`/`0`, `yes`/`no`, `on`/`off`)";
   if (f.values) return f.values.map((v) => `\`${v}\``).join(", ");
@@ -118,7 +102,7 @@ export function renderReference(comments = schemaComments()): string {
       lines.push("| setting | env / flag | default | allowed | unit | meaning |", "|---|---|---|---|---|---|");
     }
     const meaning = comments.get(f.key) ?? "";
-    lines.push(`| \`${f.key}\` | \`${f.env}\`<br>\`--${f.flag}\` | ${shownDefault(f)} | ${cell(allowed(f))} | ${unitOf(f.key) ?? ""} | ${cell(meaning)} |`);
+    lines.push(`| \`${f.key}\` | \`${f.env}\`<br>\`--${f.flag}\` | ${shownDefault(f)} | ${cell(allowed(f))} | ${f.unit ?? ""} | ${cell(meaning)} |`);
   }
   lines.push("", "### Removed settings", "", "Setting one of these (env or config file) stops start-up with the line below.", "");
   for (const r of REMOVED_SETTINGS) lines.push(`- \`${r.key}\` (\`${r.env}\`): ${r.why}.`);

@@ -28,7 +28,7 @@ import { GATES, postCheckErrors, type Gate } from "../../src/analysis/postcheck.
 import { createLogger, silentLogger } from "../../src/util/log.js";
 import type { Word } from "../../src/protocol/messages.js";
 import type { LanguageError } from "../../src/protocol/report.js";
-import { edits, f05, toks } from "../../src/analysis/eval-score.js";
+import { edits, f05, scoreToks as toks } from "../../src/analysis/eval-score.js";
 import { SqliteRepository } from "../../src/store/sqlite/repository.js";
 import { createCurriculumRetriever, importCurriculum, DEFAULT_CURRICULUM_DIR } from "../../src/curriculum/index.js";
 import { rng } from "./rng.js";
@@ -306,6 +306,7 @@ try {
   console.log(`|---|---|---|---|---|---|---|---|---|`);
   for (const g of summary.gates) console.log(`| ${g.step} | ${g.tp} | ${g.fp} | ${g.fn} | ${f3(g.precision)} | ${f3(g.recall)} | ${f3(g.f05)} | ${f3(g.false_flags)} | ${f3(g.spoken_flagged)} |`);
   console.log(`CEFR same level twice: ${summary.cefr_same}/${summary.cefr_pairs}; lesson ids proposed ${proposedIds}, not offered ${invented}, cited outside the offered set ${resourcesOutside}`);
+  if (summary.side_calls) console.log(`side sequence (span repair, likelihood check): ${summary.side_calls.calls} calls, ${summary.side_calls.inputTokens} tokens evaluated, ${(summary.side_calls.ms / 1000).toFixed(1)} s in all`);
   console.log(`latency per report p50 ${summary.latency_p50_s.toFixed(1)} s, p95 ${summary.latency_p95_s.toFixed(1)} s over ${latencies.length} reports; TTFT p50 ${summary.ttft_p50_s.toFixed(1)} s; evaluated input tokens p50 ${summary.input_tokens_p50}, output p50 ${summary.output_tokens_p50}; wall ${summary.wall_s.toFixed(0)} s; loadavg ${summary.loadavg_start} -> ${summary.loadavg_end}`);
 } finally {
   await analyzer.close();

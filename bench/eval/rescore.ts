@@ -10,7 +10,7 @@ import { Command } from "commander";
 import { ALL_GATES, GATES, postCheckErrors, type Gate } from "../../src/analysis/postcheck.js";
 import { disfluencies } from "../../src/analysis/metrics.js";
 import { joinWords } from "../../src/analysis/text.js";
-import { edits, f05, toks } from "../../src/analysis/eval-score.js";
+import { edits, f05, scoreToks as toks } from "../../src/analysis/eval-score.js";
 import type { LlmError } from "../../src/analysis/llm-schema.js";
 import type { Word } from "../../src/protocol/messages.js";
 import type { LanguageError } from "../../src/protocol/report.js";
@@ -42,6 +42,10 @@ interface Row {
   raw: LlmError[] | null;
   before_fix?: LlmError[] | null;
   verify?: { edit: string; delta: number }[] | null;
+  span_fix?: { asked: number; changed: number } | null;
+  s?: number;
+  out_tokens?: number;
+  in_tokens?: number;
 }
 interface Variant {
   label: string;
@@ -74,6 +78,14 @@ const variants: Variant[] = [
 for (const file of opts.runs.split(",")) {
   const rows = readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Row);
   console.log(`\n${file}: ${rows.filter((r) => r.kind === "gec").length} sentences, ${rows.filter((r) => r.kind === "false_flag").length} corrected, ${rows.filter((r) => r.kind === "spoken").length} spoken`);
+  const pct = (xs: number[], p: number) => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length ? v[Math.min(v.length - 1, Math.floor((p / 100) * v.length))]! : NaN;
+  };
+  const timed = rows.filter((r) => typeof r.s === "number");
+  const nums = (f: (r: Row) => number | undefined) => timed.map(f).filter((x): x is number => typeof x === "number");
+  const fix = rows.reduce((a, r) => ({ asked: a.asked + (r.span_fix?.asked ?? 0), changed: a.changed + (r.span_fix?.changed ?? 0) }), { asked: 0, changed: 0 });
+  console.log(`reports ${timed.length}: latency p50 ${pct(nums((r) => r.s), 50).toFixed(1)} s, p95 ${pct(nums((r) => r.s), 95).toFixed(1)} s; output tokens p50 ${pct(nums((r) => r.out_tokens), 50)}, p95 ${pct(nums((r) => r.out_tokens), 95)}; input tokens p50 ${pct(nums((r) => r.in_tokens), 50)}; span repair asked ${fix.asked}, changed ${fix.changed}`);
   console.log("| gates | TP | FP | FN | P | R | F0.5 | false-flag rate | spoken flagged |\n|---|---|---|---|---|---|---|---|---|");
   for (const v of variants) {
     let tp = 0, fp = 0, fn = 0, ff = 0, nff = 0, sp = 0, nsp = 0;

@@ -276,7 +276,8 @@ export class LlmAnalyzer implements Analyzer {
     }
     const words = input.words.map((w) => w.word.trim());
     const gates = this.deps.gates ?? ALL_GATES;
-    const chat = await this.backend.chatModel();
+    // Only the embedded model gives log-probabilities; remote providers skip both likelihood passes.
+    const chat = this.backend.provider === "embedded" ? await this.backend.chatModel() : null;
     const score = chat instanceof ChatNodeLlamaCpp ? (context: string, text: string) => chat.runtime.logProb(context, text) : null;
     let beforeFix: LlmError[] | undefined;
     let spanFix: AnalysisDetail["spanFix"];

@@ -2,6 +2,12 @@
 // LCS alignment, compared as (start, end, replacement) triples over the source tokens.
 
 export const toks = (s: string) => s.trim().split(/\s+/).filter(Boolean).map((t) => t.toLowerCase());
+/**
+ * Tokens for scoring a transcript against references: the transcript joins a punctuation token to
+ * the word before it ("stone ." -> "stone."), JFLEG keeps it apart, so sentence punctuation is split
+ * off on every side (source, references, hypothesis) alike.
+ */
+export const scoreToks = (s: string) => toks(s.replace(/([,.!?;:]+)(?=\s|$)/g, " $1"));
 
 export type Edit = string; // "i:j:replacement" over source tokens
 

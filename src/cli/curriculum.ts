@@ -1,9 +1,9 @@
 // `parlance curriculum import|list|search`: manage the operator's lessons in the store.
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import type { Config } from "../config/index.js";
 import { createLogger } from "../util/log.js";
 import { createRepository } from "../store/index.js";
-import { importCurriculum, createCurriculumRetriever, createEmbedder } from "../curriculum/index.js";
+import { importCurriculum, createCurriculumRetriever, createEmbedder, MAX_RESULTS } from "../curriculum/index.js";
 
 async function withRepo<T>(loadConfig: () => Config, fn: (repo: Awaited<ReturnType<typeof createRepository>>, config: Config) => Promise<T>) {
   const config = loadConfig();
@@ -57,8 +57,8 @@ export function registerCurriculumCommands(program: Command, loadConfig: () => C
     .description("rank lessons for a query, as the analysis would")
     .option("--level <cefr>", "learner level, e.g. B1")
     .option("--tags <tags>", "comma-separated tags ranked first, e.g. tense,article")
-    .option("-k <n>", "results", "3")
-    .action(async (words: string[], o: { level?: string; tags?: string; k: string }) => {
+    .option("-k <n>", `results, 1 to ${MAX_RESULTS}`, resultCount, 3)
+    .action(async (words: string[], o: { level?: string; tags?: string; k: number }) => {
       try {
         await withRepo(loadConfig, async (repo, config) => {
           const embedder = createEmbedder(config, createLogger("warn"));
@@ -66,7 +66,7 @@ export function registerCurriculumCommands(program: Command, loadConfig: () => C
             const results = await createCurriculumRetriever(repo, { embedder }).search(words.join(" "), {
               level: o.level,
               tags: o.tags ? o.tags.split(",").map((t) => t.trim()) : [],
-              k: Number(o.k) || 3,
+              k: o.k,
             });
             for (const r of results) console.log(`${r.score.toFixed(4)}\t${r.lesson.id}\t${r.lesson.level ?? "-"}\t${r.lesson.title}`);
           } finally {
@@ -77,4 +77,11 @@ export function registerCurriculumCommands(program: Command, loadConfig: () => C
         fail(e);
       }
     });
+}
+
+/** -k is refused outside 1..MAX_RESULTS (a usage error), not bent into range. */
+function resultCount(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_RESULTS) throw new InvalidArgumentError(`-k must be an integer from 1 to ${MAX_RESULTS}`);
+  return n;
 }

@@ -1,14 +1,16 @@
 // Adds every setting as a flag (--stt-threads, --jwt-secret, ...) and turns parsed flags back into
 // the dotted keys loadConfig expects, so flags and env names can never drift apart.
 import type { Command } from "commander";
-import { FIELDS, loadConfig, type Config } from "../config/index.js";
+import { FIELDS, describeField, loadConfig, type Config } from "../config/index.js";
 
 const camel = (flag: string) => flag.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
 
 export function addConfigOptions(cmd: Command): Command {
   for (const f of FIELDS) {
-    if (f.kind === "boolean") cmd.option(`--${f.flag}`, `(${f.env})`);
-    else cmd.option(`--${f.flag} <value>`, `(${f.env})`);
+    const about = describeField(f);
+    const help = `(${f.env}${about ? `; ${about}` : ""})`;
+    if (f.kind === "boolean") cmd.option(`--${f.flag}`, help);
+    else cmd.option(`--${f.flag} <value>`, help);
   }
   return cmd;
 }
@@ -20,5 +22,5 @@ export function configFromCommand(cmd: Command, overrides: Record<string, unknow
     const v = opts[camel(f.flag)];
     if (v !== undefined) flags[f.key] = v;
   }
-  return loadConfig({ flags: { ...flags, ...overrides }, configFile: opts.config as string | undefined });
+  return loadConfig({ flags: { ...flags, ...overrides }, configFile: opts.config as string | undefined, warn: (w) => console.error(`WARNING: ${w}`) });
 }

@@ -151,6 +151,11 @@ export class ParlanceSession implements AsyncIterable<ServerMessage> {
     return this.finished;
   }
 
+  /** Server messages dropped from the iteration buffer because nobody read them (maxBufferedMessages). */
+  get droppedMessages(): number {
+    return this.queue.dropped;
+  }
+
   /**
    * Sends one chunk of audio in the session's encoding. Float32 input is converted to s16 (or
    * sent as-is for `pcm_f32le`), Int16 likewise; an ArrayBuffer or Uint8Array is sent untouched.

@@ -1,5 +1,7 @@
-// Derives each setting's public env name and command-line flag from its path in ConfigSchema, so
-// the schema stays the one list of settings. A few env names are fixed by the public contract.
+// Derives each setting's public env name and command-line flag from its path in ConfigSchema, and
+// reads its default, bounds, enum values and unit back out of the schema, so the schema stays the
+// one list of settings and the one place each default and bound is written (errors, --help and
+// docs/configuration.md all come from here). A few env names are fixed by the public contract.
 import type { z } from "zod";
 import { ConfigSchema } from "./schema.js";
 
@@ -17,6 +19,8 @@ export interface Field {
   values?: readonly string[];
   /** The leaf's schema, wrappers included (docs describe its type from it). */
   schema: z.ZodType;
+  /** The unit its name says (...Ms: "ms"), or null. */
+  unit: string | null;
 }
 
 export interface NumberRange {
@@ -101,6 +105,31 @@ function enumValues(s: z.ZodType): string[] | undefined {
   return d.type === "enum" && d.entries ? Object.values(d.entries) : undefined;
 }
 
+/** Names older than the suffix rule. */
+const UNIT_OF: Record<string, string> = { "llm.contextSize": "tokens" };
+
+/** The unit a setting's name ends in, by the project's naming rule. */
+export function unitOf(key: string): string | null {
+  if (UNIT_OF[key]) return UNIT_OF[key];
+  const leaf = key.split(".").pop()!;
+  if (/Tokens$/.test(leaf)) return "tokens";
+  if (/Ms$/.test(leaf)) return "ms";
+  if (/[a-z]S$/.test(leaf)) return "s";
+  if (/Bytes$/.test(leaf)) return "bytes";
+  if (/Days$/.test(leaf)) return "days";
+  if (/Chars$/.test(leaf)) return "characters";
+  return null;
+}
+
+/** "default 1000 ms, an integer >= 100": what `--help` says after the env name. */
+export function describeField(f: Field): string {
+  const parts: string[] = [];
+  if (f.default !== undefined && !(Array.isArray(f.default) && f.default.length === 0)) parts.push(`default ${Array.isArray(f.default) ? f.default.join(",") : String(f.default)}${f.unit ? ` ${f.unit}` : ""}`);
+  if (f.values) parts.push(f.values.join("|"));
+  else if (f.range) parts.push(describeRange(f.range));
+  return parts.join(", ");
+}
+
 function walk(schema: z.ZodType, path: string[], out: Field[]) {
   const d = defOf(unwrap(schema));
   if (d.type === "object" && d.shape) {
@@ -118,6 +147,7 @@ function walk(schema: z.ZodType, path: string[], out: Field[]) {
     range: numberRange(schema),
     values: enumValues(schema),
     schema,
+    unit: unitOf(key),
   });
 }
 

@@ -16,6 +16,43 @@ export interface LoadOptions {
   /** Flag values keyed by dotted setting path ("stt.threads"), as parsed by the CLI. */
   flags?: Record<string, unknown>;
   configFile?: string;
+  /** Told about PARLANCE_* variables that are no setting (a typo is otherwise silently ignored). */
+  warn?: (message: string) => void;
+}
+
+/**
+ * PARLANCE_* variables that are read, but are not settings: the config file's name, the
+ * `parlance stream` client's, and the test, bench and model-fetch scripts'. The environment is
+ * shared with them, so an unknown name is a warning, not a refusal.
+ */
+export const NOT_SETTINGS: ReadonlySet<string> = new Set([
+  "PARLANCE_CONFIG",
+  "PARLANCE_URL",
+  "PARLANCE_TOKEN",
+  "PARLANCE_AUDIO_DIR",
+  "PARLANCE_CHROMIUM",
+  "PARLANCE_FETCH_BASE",
+  "PARLANCE_REAL_MODELS_DIR",
+  "PARLANCE_SHARED_DIR",
+  "PARLANCE_SHARED_TOOLS",
+  "PARLANCE_WHEEL_CACHE",
+  "PARLANCE_PG_BIN",
+  "PARLANCE_REDIS_SERVER_BIN",
+]);
+/** Prefixes of the test suite's own variables. */
+export const NOT_SETTING_PREFIXES: readonly string[] = ["PARLANCE_TEST_", "PARLANCE_FUZZ_"];
+
+/** "PARLANCE_STT_UPDATEMS is not a setting (PARLANCE_STT_UPDATE_MS?); ignored" for each such variable. */
+export function unknownEnvWarnings(env: NodeJS.ProcessEnv): string[] {
+  const known = new Map(FIELDS.map((f) => [f.env.replace(/_/g, ""), f.env]));
+  const removed = new Set(REMOVED_SETTINGS.map((r) => r.env));
+  return Object.keys(env)
+    .filter((k) => k.startsWith("PARLANCE_") && !NOT_SETTINGS.has(k) && !NOT_SETTING_PREFIXES.some((p) => k.startsWith(p)) && !removed.has(k) && !FIELDS.some((f) => f.env === k))
+    .sort()
+    .map((k) => {
+      const near = known.get(k.replace(/_/g, ""));
+      return `${k} is not a setting${near ? ` (${near}?)` : ""}; ignored (docs/configuration.md lists them)`;
+    });
 }
 
 type Tree = Record<string, unknown>;
@@ -58,10 +95,37 @@ function readConfigFile(file: string): Tree {
   }
 }
 
+/**
+ * Keys of a config file that name no setting (a typo, or a setting that was never there) are
+ * refused: zod would drop them, and the operator would run on a default they think they changed.
+ */
+function refuseUnknownKeys(tree: Tree, file: string): void {
+  const sections = new Set(FIELDS.flatMap((f) => f.path.slice(0, -1).map((_, i) => f.path.slice(0, i + 1).join("."))));
+  const removed = new Set(REMOVED_SETTINGS.map((r) => r.key));
+  const unknown: string[] = [];
+  const visit = (node: Tree, path: string[]) => {
+    for (const [k, v] of Object.entries(node)) {
+      const key = [...path, k].join(".");
+      if (fieldByKey.has(key) || removed.has(key)) continue;
+      if (!sections.has(key)) unknown.push(key);
+      else if (v && typeof v === "object" && !Array.isArray(v)) visit(v as Tree, [...path, k]); // else: the schema names the wrong type
+    }
+  };
+  visit(tree, []);
+  if (unknown.length) {
+    throw new ConfigError(
+      `config file ${file}: no such setting${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")} (docs/configuration.md lists them)`,
+      unknown.map((key) => ({ key, message: "no such setting" })),
+    );
+  }
+}
+
 export function loadConfig(opts: LoadOptions = {}): Config {
   const env = opts.env ?? process.env;
+  for (const w of opts.warn ? unknownEnvWarnings(env) : []) opts.warn!(w);
   const file = opts.configFile ?? env.PARLANCE_CONFIG;
   let tree: Tree = file ? readConfigFile(resolve(file)) : {};
+  if (file) refuseUnknownKeys(tree, resolve(file));
 
   const fromEnv: Tree = {};
   for (const f of FIELDS) {

@@ -82,7 +82,7 @@ export const ConfigSchema = z.object({
       /** A fetched key set is used for at most this long before it is fetched again. */
       jwksCacheMaxAgeMs: ms(600000),
       /** A key set fetch not answered by then fails closed. */
-      jwksTimeoutMs: ms(5000),
+      jwksTimeoutMs: ms(5000, 1),
       /** A JWKS response larger than this is aborted while it streams (real key sets are a few KB). */
       jwksMaxBytes: z.coerce.number().int().positive().default(256 * 1024),
       /** A JWKS with more keys than this is refused (providers publish a handful during rotation). */
@@ -238,6 +238,14 @@ export const ConfigSchema = z.object({
       /** Speech events a session may leave unread before its stream fails (a stalled consumer). */
       maxPendingEvents: z.coerce.number().int().min(16).default(1024),
       maxStreams: z.coerce.number().int().min(0).default(0), // 0 = measure capacity at start
+      /** Admission: a stream this many updates (stt.updateMs) behind counts as lagging; half the streams lagging refuses new ones. */
+      laggingUpdates: z.coerce.number().int().min(1).default(3),
+      /** Admission: retry_after_ms told when the capacity is used up. */
+      fullRetryAfterMs: ms(5000),
+      /** Admission: retry_after_ms told when the streams are behind real time. */
+      behindRetryAfterMs: ms(3000),
+      /** Admission: retry_after_ms told while the process shuts down. */
+      closingRetryAfterMs: ms(30000),
       /** `trim`: the encoder sees only the window's audio (faster); `full`: always 30 s, as Whisper was trained. */
       audioCtx: z.enum(["trim", "full"]).default("trim"),
       /** Trimmed encoder: silence appended after each window, inside the encoder (docs/bench-stt-accuracy.md). */
@@ -275,7 +283,7 @@ export const ConfigSchema = z.object({
       threads: z.coerce.number().int().min(0).default(0),
       /** Context window in tokens (embedded, ollama). */
       contextSize: z.coerce.number().int().positive().default(4096),
-      /** Per LLM call. */
+      /** Per LLM call; 0 = no timeout. */
       timeoutMs: ms(120000),
       /** Sampling temperature; 0 = deterministic. */
       temperature: z.coerce.number().min(0).max(2).default(0),
@@ -306,6 +314,8 @@ export const ConfigSchema = z.object({
        */
       maxDeferMs: ms(300000),
     })
+    // A base above the cap would make every wait the cap: refused rather than silently ignored.
+    .refine((a) => a.retryBaseMs <= a.retryMaxMs, { path: ["retryBaseMs"], message: "must not exceed analysis.retryMaxMs (PARLANCE_ANALYSIS_RETRY_MAX_MS)" })
     .prefault({}),
 
   store: z

@@ -7,7 +7,7 @@ export { Bm25Index } from "./bm25.js";
 export { chunkLesson, type Chunk } from "./chunk.js";
 export { tokenize, buildErrorQuery, tagTerms, type ErrorQueryInput } from "./text.js";
 export { createEmbedder, OpenAIEmbedder, LlamaEmbedder, EmbeddingError, embeddingsEndpoint, type Embedder } from "./embeddings.js";
-export { CurriculumIndex, RRF_K, type SearchOptions, type SearchResult } from "./search.js";
+export { CurriculumIndex, MAX_RESULTS, RRF_K, type SearchOptions, type SearchResult } from "./search.js";
 export {
   createCurriculumRetriever,
   CurriculumRetriever,

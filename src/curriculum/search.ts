@@ -15,6 +15,7 @@ export interface SearchOptions {
   level?: string | null;
   /** Lessons with any of these tags (error types, skills) rank first. */
   tags?: string[];
+  /** Results wanted: an integer from 1 to MAX_RESULTS (default 3); anything else is a RangeError. */
   k?: number;
   signal?: AbortSignal;
 }
@@ -35,6 +36,8 @@ export interface SearchResult {
 export const RRF_K = 60;
 /** How deep each ranked list goes into the fusion. */
 const FUSION_DEPTH = 50;
+/** Most results one search returns: a lesson past the fusion depth has no rank to be returned by. */
+export const MAX_RESULTS = FUSION_DEPTH;
 
 const levelIndex = (l: string | null | undefined) => (l ? CEFR_ORDER.indexOf(l.toUpperCase()) : -1);
 
@@ -94,7 +97,8 @@ export class CurriculumIndex {
 
   async search(query: string, opts: SearchOptions = {}): Promise<SearchResult[]> {
     await this.ready();
-    const k = Math.max(1, Math.min(50, opts.k ?? 3));
+    const k = opts.k ?? 3;
+    if (!Number.isInteger(k) || k < 1 || k > MAX_RESULTS) throw new RangeError(`k must be an integer from 1 to ${MAX_RESULTS}, got ${k}`);
     const bm = this.bm25.scores(query);
     let sims: number[] | null = null;
     if (this.vectors && this.opts.embedder) {

@@ -117,21 +117,6 @@ export class Metrics implements MetricsSink {
     this.sources.set(gauge, read);
   }
 
-  // Until session/ and transport/server.ts emit events (issue 14, their owners), the calls they
-  // make today; removed once nothing calls them.
-  setSendBufferedSource(fn: () => number): void {
-    this.sample("send_buffered_bytes", fn);
-  }
-  setSubjectsSource(fn: () => number): void {
-    this.sample("subjects_tracked", fn);
-  }
-  setPendingAuthSource(fn: () => number): void {
-    this.sample("pending_auth", fn);
-  }
-  moveConnection(from: ConnectionState | null, to: ConnectionState | null): void {
-    this.emit({ type: "session.state", from, to });
-  }
-
   emit(e: MetricEvent): void {
     (this.handlers[e.type] as (e: MetricEvent) => void)(e);
   }

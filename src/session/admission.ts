@@ -6,8 +6,7 @@ import type { ErrorCode, StreamConfig } from "../protocol/index.js";
 import type { SttService } from "../stt/types.js";
 import type { SubjectLedger } from "../transport/ws-limits.js";
 import type { Logger } from "../util/log.js";
-import type { EmitMetric } from "./telemetry.js";
-import { isAudioError, type AudioIngest, type AudioIngestFactory } from "./types.js";
+import { isAudioError, type AudioIngest, type AudioIngestFactory, type EmitMetric } from "./types.js";
 
 export type AdmissionVerdict =
   | { ok: true; ingest: AudioIngest | null }
@@ -43,7 +42,7 @@ export class Admission {
     if (subject) return subject;
     const admission = stt ? stt.admit() : ({ ok: true } as const);
     if (!admission.ok) {
-      this.deps.emit({ kind: "busy" });
+      this.deps.emit({ type: "session.busy" });
       this.deps.log.warn({ reason: admission.reason }, "session refused: busy");
       return { ok: false, code: "server_busy", message: `server busy: ${admission.reason}`, retryAfterMs: admission.retryAfterMs };
     }
@@ -62,7 +61,7 @@ export class Admission {
     const { subjects, limits } = this.deps;
     if (!subjects) return null;
     if (!subjects.admit(sub, this.owner)) {
-      this.deps.emit({ kind: "rate_limited", what: "sessions_per_subject" });
+      this.deps.emit({ type: "session.rate_limited", what: "sessions_per_subject" });
       return { ok: false, code: "too_many_sessions", message: `at most ${limits.maxSessionsPerSubject} sessions at once per learner; end one first` };
     }
     this.held = sub;
@@ -70,7 +69,7 @@ export class Admission {
     // is refused before anything is set up for it: no store row, no stream, no decode.
     const wait = subjects.waitForCredit(sub);
     if (wait === null) return null;
-    this.deps.emit({ kind: "rate_limited", what: "audio_credit" });
+    this.deps.emit({ type: "session.rate_limited", what: "audio_credit" });
     return { ok: false, code: "rate_limited", message: `audio credit used up by audio faster than ${limits.audioRealtimeRatio}x real time; retry in ${wait} ms` };
   }
 

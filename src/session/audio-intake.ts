@@ -2,17 +2,16 @@
 // under the learner's audio rate and the per-session bound on undecoded audio, and the count of
 // audio received. Each frame gets a verdict (did it keep the session alive, and what the client
 // should be told); the session acts on it.
+import { BYTES_PER_SAMPLE, DECODED_BYTES_PER_SAMPLE, SAMPLE_RATE } from "../domain/audio.js";
 import { ErrorCodes, type ErrorCode, type StreamConfig } from "../protocol/index.js";
 import type { SpeechStream } from "../stt/types.js";
 import type { SubjectLedger } from "../transport/ws-limits.js";
 import type { Logger } from "../util/log.js";
-import type { EmitMetric } from "./telemetry.js";
-import { isAudioError, type AudioIngest } from "./types.js";
+import { isAudioError, type AudioIngest, type EmitMetric } from "./types.js";
 
-/** The speech stream's rate (16 kHz mono float32). */
-const STREAM_SAMPLES_PER_MS = 16;
-/** Undecoded audio in the speech stream, in bytes per millisecond (float32). */
-const UNDECODED_BYTES_PER_MS = STREAM_SAMPLES_PER_MS * 4;
+const STREAM_SAMPLES_PER_MS = SAMPLE_RATE / 1000;
+/** Undecoded audio in the speech stream, in bytes per millisecond. */
+const UNDECODED_BYTES_PER_MS = STREAM_SAMPLES_PER_MS * DECODED_BYTES_PER_SAMPLE;
 /** A session that drops more than this share of audioBurstMs over the rate is closed. */
 const DROPPED_SHARE_OF_BURST = 1 / 4;
 
@@ -83,7 +82,7 @@ export class AudioIntake {
       return { samples: this.d.ingest!.decode(buf) };
     } catch (e) {
       if (!isAudioError(e)) throw e;
-      this.d.emit({ kind: "bad_audio_frame", code: e.code });
+      this.d.emit({ type: "session.bad_audio_frame", code: e.code });
       if (e.fatal) return { samples: null, error: { code: asCode(e.code, "unsupported_audio"), message: e.message, fatal: true } };
       return { samples: null, error: { code: asCode(e.code, "bad_audio"), message: `${e.message}; frame skipped`, fatal: false } };
     }
@@ -93,7 +92,7 @@ export class AudioIntake {
   private overBacklog(frameMs: number): FrameVerdict | null {
     const stream = this.d.stream;
     if (!stream || (stream.lagMs + frameMs) * UNDECODED_BYTES_PER_MS <= this.d.limits.maxUndecodedAudioBytes) return null;
-    this.d.emit({ kind: "audio_dropped", reason: "backlog", seconds: frameMs / 1000 });
+    this.d.emit({ type: "session.audio_dropped", reason: "backlog", seconds: frameMs / 1000 });
     const now = performance.now();
     if (now - this.backlogNoticeAt < this.d.limits.noticeIntervalMs) return { alive: true };
     this.backlogNoticeAt = now;
@@ -110,22 +109,24 @@ export class AudioIntake {
   private overRate(frameMs: number): FrameVerdict {
     const l = this.d.limits;
     this.droppedMs += frameMs;
-    this.d.emit({ kind: "audio_dropped", reason: "rate", seconds: frameMs / 1000 });
+    this.d.emit({ type: "session.audio_dropped", reason: "rate", seconds: frameMs / 1000 });
     if (this.droppedMs > l.audioBurstMs * DROPPED_SHARE_OF_BURST) {
-      this.d.emit({ kind: "rate_limited", what: "audio_closed" });
+      this.d.emit({ type: "session.rate_limited", what: "audio_closed" });
       this.d.log.warn({ dropped_ms: Math.round(this.droppedMs) }, "audio far faster than real time; closing");
       const message = `audio kept arriving faster than ${l.audioRealtimeRatio}x real time; session closed (what was committed is kept)`;
       return { alive: false, error: { code: "rate_limited", message, fatal: true } };
     }
     if (this.rateNoticeSent) return { alive: false };
     this.rateNoticeSent = true;
-    this.d.emit({ kind: "rate_limited", what: "audio" });
+    this.d.emit({ type: "session.rate_limited", what: "audio" });
     const message = `audio arrives faster than ${l.audioRealtimeRatio}x real time (burst ${l.audioBurstMs} ms): frames dropped; send at real time or the session is closed`;
     return { alive: false, error: { code: "rate_limited", message, fatal: false } };
   }
 
   private bytesToMs(bytes: number): number {
     const c = this.d.cfg;
-    return (bytes / ((c.encoding === "pcm_f32le" ? 4 : 2) * c.channels * c.sample_rate)) * 1000;
+    // Opus is measured decoded; only without a decoder (no ingest configured) does it count as s16.
+    const width = c.encoding === "opus" ? BYTES_PER_SAMPLE.pcm_s16le : BYTES_PER_SAMPLE[c.encoding];
+    return (bytes / (width * c.channels * c.sample_rate)) * 1000;
   }
 }

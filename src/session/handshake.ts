@@ -7,7 +7,7 @@ import { AuthError } from "../auth/errors.js";
 import { AuthMessage, MAX_AUTH_MESSAGE_BYTES, StreamConfig, type ErrorCode } from "../protocol/index.js";
 import type { Logger } from "../util/log.js";
 import type { Guard } from "./guard.js";
-import type { EmitMetric } from "./telemetry.js";
+import type { EmitMetric } from "./types.js";
 
 export type AuthFrameVerdict =
   | { ok: true; token: string; config: StreamConfig }
@@ -76,7 +76,7 @@ export class Handshake {
       return await this.deps.verifier.verify(token);
     } catch (err) {
       const reason = err instanceof AuthError ? err.reason : "internal";
-      this.deps.emit({ kind: "auth_failure", reason });
+      this.deps.emit({ type: "auth.failure", reason });
       this.deps.log.info({ reason }, "authentication refused");
       // Clients learn that auth failed, not why: the reason would help an attacker more than a user.
       this.host.fail("auth_failed", reason === "expired" ? "token expired" : "authentication failed");
@@ -99,7 +99,7 @@ export class Handshake {
     const { reauthMinIntervalMs: min, noticeIntervalMs } = this.deps.limits;
     const now = performance.now();
     if (this.reauthInFlight || now - this.lastReauthAt < min) {
-      this.deps.emit({ kind: "rate_limited", what: "reauth" });
+      this.deps.emit({ type: "session.rate_limited", what: "reauth" });
       if (now - this.reauthNoticeAt >= Math.max(min, noticeIntervalMs)) {
         this.reauthNoticeAt = now;
         this.host.notice("rate_limited", `reauth ignored: one at a time, at most one every ${min} ms; the current token stays in force`);
@@ -113,7 +113,7 @@ export class Handshake {
       .then(
         this.deps.guard("reauth", (claims: Claims) => this.onReauthed(claims)),
         this.deps.guard("reauth", (err: unknown) => {
-          this.deps.emit({ kind: "auth_failure", reason: err instanceof AuthError ? err.reason : "internal" });
+          this.deps.emit({ type: "auth.failure", reason: err instanceof AuthError ? err.reason : "internal" });
           this.host.notice("auth_failed", "reauth token refused; the current token stays in force");
         }),
       )

@@ -6,7 +6,7 @@ import type { WebSocket } from "ws";
 import type { UnsequencedMessage } from "../protocol/speech-events.js";
 import { setReceiverMaxPayload, truncateUtf8 } from "../transport/ws-limits.js";
 import type { Logger } from "../util/log.js";
-import type { EmitMetric } from "./telemetry.js";
+import type { EmitMetric } from "./types.js";
 
 /**
  * sent: handed to the socket. dropped: a revisable partial skipped for a slow reader.
@@ -52,12 +52,13 @@ export class Outbound {
     if (!this.isOpen) return "not_open";
     const buffered = this.ws.bufferedAmount;
     if (msg.type === "partial" && buffered > this.limits.maxBufferedBytes * PARTIAL_SHARE_OF_BUFFER) {
-      this.emit({ kind: "partial_dropped" });
+      this.emit({ type: "session.partial_dropped" });
       return "dropped";
     }
     if (buffered > this.limits.maxBufferedBytes && !(msg.type === "error" && msg.fatal)) return "over_limit";
     const text = JSON.stringify(msg.type === "busy" ? msg : { ...msg, seq: this.seq++ });
-    this.emit({ kind: "message_out", type: msg.type, bytes: text.length });
+    this.emit({ type: "session.message_out", kind: msg.type });
+    this.emit({ type: "session.bytes_out", bytes: text.length });
     this.ws.send(text, (err) => err && this.log.debug({ err: err.message }, "send failed"));
     return "sent";
   }

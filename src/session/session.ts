@@ -1,8 +1,8 @@
 // One WebSocket connection, from the first frame to the close: the state machine (states.ts) and
 // the routing between its collaborators, each with one job: handshake.ts (who the peer is),
 // admission.ts (may it start, what it holds), audio-intake.ts (frames -> speech stream),
-// transcript-sink.ts (store, then send), analysis-tracker.ts (its analysis jobs), outbound.ts
-// (the socket, bounded), timers.ts (its clocks). The data path reads top to bottom: socket ->
+// speech-pump.ts (speech events -> sink and socket), transcript-sink.ts (store, then send), analysis-tracker.ts (its analysis jobs), outbound.ts
+// (the socket, bounded), timers.ts (its clocks). Metrics are typed events (src/metrics/events.ts). The data path reads top to bottom: socket ->
 // auth -> audio ingest -> speech stream -> events -> store + socket, and at the end transcript ->
 // analysis queue -> report -> socket.
 //
@@ -14,8 +14,8 @@ import type { WebSocket, RawData } from "ws";
 import type { Claims } from "../auth/verifier.js";
 import { ClientMessage, CloseCode, ErrorCodes, MAX_AUTH_MESSAGE_BYTES, type ErrorCode, type StreamConfig } from "../protocol/index.js";
 import type { Report } from "../protocol/report.js";
-import { speechEventToWire, type UnsequencedMessage } from "../protocol/speech-events.js";
-import type { SpeechEvent, SpeechStream } from "../stt/types.js";
+import type { UnsequencedMessage } from "../protocol/speech-events.js";
+import type { SpeechStream } from "../stt/types.js";
 import type { ConnectionState } from "../transport/metrics.js";
 import type { Logger } from "../util/log.js";
 import { Admission } from "./admission.js";
@@ -26,14 +26,12 @@ import { Handshake, parseAuthFrame } from "./handshake.js";
 import { Outbound } from "./outbound.js";
 import { readyMessage } from "./ready.js";
 import { StateMachine, type SessionState } from "./states.js";
-import { promSessionMetrics, type EmitMetric } from "./telemetry.js";
+import { SpeechPump } from "./speech-pump.js";
 import { SessionClocks } from "./timers.js";
 import { TranscriptSink } from "./transcript-sink.js";
-import type { AudioIngest, SessionDeps } from "./types.js";
+import type { AudioIngest, EmitMetric, SessionDeps } from "./types.js";
 
 export type { AudioIngest, AudioFrameErrorLike, AudioIngestFactory, SessionDeps } from "./types.js";
-
-type FinalEvent = Extract<SpeechEvent, { type: "final" }>;
 
 export class Session {
   id: string | null = null;
@@ -60,7 +58,7 @@ export class Session {
   private ending: Promise<void> | null = null;
   private committed = false;
   private readySent = false;
-  private endedSent = false;
+  private pump: SpeechPump | null = null;
   private clientWantsReport = false;
   private shuttingDown = false;
   private erased = false;
@@ -73,7 +71,7 @@ export class Session {
     const l = deps.config.limits;
     this.log = deps.log.child({ conn: randomUUID().slice(0, 8), ip: remoteAddress });
     this.done = new Promise((r) => (this.resolveDone = r));
-    this.emit = promSessionMetrics(deps.metrics);
+    this.emit = (e) => deps.metrics.emit(e);
     this.guard = makeGuard((where, err) => this.internalError(where, err));
     this.out = new Outbound(ws, l, this.emit, this.log);
     this.handshake = new Handshake({ verifier: deps.verifier, limits: l, emit: this.emit, log: this.log, guard: this.guard }, this.handshakeHost());
@@ -88,7 +86,7 @@ export class Session {
     ws.on("close", this.guard("close", (code: number) => this.onClose(code)));
     ws.on("error", (err) => this.log.debug({ err: err.message }, "socket error"));
     ws.on("pong", () => this.clocks.pong());
-    ws.on("protocol-error", () => this.emit({ kind: "message_in", type: "malformed_frame" }));
+    ws.on("protocol-error", () => this.emit({ type: "session.message_in", kind: "malformed_frame" }));
   }
 
   /** Bytes accepted for sending that the client has not taken yet (what a slow reader costs us). */
@@ -108,13 +106,13 @@ export class Session {
 
   private onMessage(data: RawData, isBinary: boolean) {
     const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data);
-    this.emit({ kind: "bytes_in", binary: isBinary, bytes: buf.length });
+    this.emit({ type: "session.bytes_in", kind: isBinary ? "binary" : "text", bytes: buf.length });
     if (this.erased) return;
     switch (this.phase.state) {
       case "awaiting_auth":
         return this.onAuthFrame(buf, isBinary);
       case "verifying":
-        this.emit({ kind: "message_in", type: "early" });
+        this.emit({ type: "session.message_in", kind: "early" });
         return this.fail("protocol_violation", "a second message arrived before the auth verdict");
       case "streaming":
       case "finishing":
@@ -126,7 +124,7 @@ export class Session {
 
   /** A bug met at an entry point: log and count it, end this connection, never the process. */
   private internalError(where: string, err: unknown): void {
-    this.emit({ kind: "handler_error", where });
+    this.emit({ type: "error.handler", where });
     this.log.error({ err, where }, "unexpected error in a connection handler");
     try {
       this.fail("internal_error", "internal error");
@@ -138,7 +136,7 @@ export class Session {
 
   private onAuthFrame(buf: Buffer, isBinary: boolean) {
     const v = parseAuthFrame(buf, isBinary);
-    if (v.ok || v.counted) this.emit({ kind: "message_in", type: v.ok ? "auth" : v.counted! });
+    if (v.ok || v.counted) this.emit({ type: "session.message_in", kind: v.ok ? "auth" : v.counted! });
     if (!v.ok) return this.fail(v.code, v.message);
     this.phase.move("verifying");
     void this.handshake.verify(v.token).then(this.guard("auth", (claims: Claims | null) => claims && this.onVerified(claims, v.config)));
@@ -168,16 +166,17 @@ export class Session {
     this.phase.move("streaming");
     this.moveGauge("streaming");
     this.out.setMaxPayload(config.limits.maxFrameBytes);
-    if (stt) {
-      this.stream = stt.openStream({ sessionId: id, language: cfg.language });
-      this.pumpDone = this.pump(this.stream);
-    }
-    const subjects = this.deps.subjects ?? null;
-    this.intake = new AudioIntake({ cfg, ingest: this.ingest, stream: this.stream, subjects, subject: this.admission.subject, limits: config.limits, emit: this.emit, log: this.log });
     if (analysis) {
       this.tracker = new AnalysisTracker(analysis, id);
       this.tracker.subscribe(this.guard("report", (jobId: string, report: Report) => this.onReport(jobId, report)));
     }
+    if (stt) {
+      this.stream = stt.openStream({ sessionId: id, language: cfg.language });
+      this.pump = this.speechPump(cfg);
+      this.pumpDone = this.pump.run(this.stream);
+    }
+    const subjects = this.deps.subjects ?? null;
+    this.intake = new AudioIntake({ cfg, ingest: this.ingest, stream: this.stream, subjects, subject: this.admission.subject, limits: config.limits, emit: this.emit, log: this.log });
     this.deps.onStarted?.(this);
     this.readySent = true;
     this.send(readyMessage(id, claims, cfg, config.limits, stt));
@@ -189,8 +188,8 @@ export class Session {
   private onAudio(buf: Buffer) {
     // An empty frame carries no audio: it neither counts as audio nor keeps the session alive, or
     // a client could hold a transcription slot forever by sending nothing.
-    if (buf.length === 0) return this.emit({ kind: "message_in", type: "empty_audio" });
-    this.emit({ kind: "message_in", type: "audio" });
+    if (buf.length === 0) return this.emit({ type: "session.message_in", kind: "empty_audio" });
+    this.emit({ type: "session.message_in", kind: "audio" });
     if (!this.phase.is("streaming") || !this.intake) {
       // After `shutting_down` the client was told; audio still in flight is expected, not a bug.
       if (this.shuttingDown) return;
@@ -209,11 +208,11 @@ export class Session {
       if (!parsed.success) throw new Error(parsed.error.issues[0]?.message ?? "invalid message");
       msg = parsed.data;
     } catch (e) {
-      this.emit({ kind: "message_in", type: "invalid" });
+      this.emit({ type: "session.message_in", kind: "invalid" });
       // After `ready` a bad control message is the client's bug, not a reason to lose the session.
       return this.notice("invalid_message", `message ignored: ${(e as Error).message}`);
     }
-    this.emit({ kind: "message_in", type: msg.type });
+    this.emit({ type: "session.message_in", kind: msg.type });
     switch (msg.type) {
       case "auth":
         return this.notice("invalid_message", "already authenticated; use reauth to refresh the token");
@@ -228,6 +227,18 @@ export class Session {
       case "reauth":
         return this.handshake.reauth(msg.token);
     }
+  }
+
+  private speechPump(cfg: StreamConfig): SpeechPump {
+    const perUtterance = this.deps.config.analysis.onUtteranceEnd || cfg.analyze_utterances;
+    const deps = { sink: this.sink, utteranceJobs: perUtterance ? this.tracker : null, emit: this.emit, log: this.log };
+    return new SpeechPump(deps, {
+      send: (msg) => this.send(msg),
+      notice: (code, message) => this.notice(code, message),
+      fail: (code, message) => this.fail(code, message),
+      streaming: () => this.phase.is("streaming"),
+      erased: () => this.erased,
+    });
   }
 
   private handshakeHost() {
@@ -248,68 +259,7 @@ export class Session {
     };
   }
 
-  // ---- speech events -> store + socket -------------------------------------------------------
-
-  /** Until the stream ends, or an event cannot be committed (then the loop's exit aborts the stream). */
-  private async pump(stream: SpeechStream) {
-    try {
-      for await (const ev of stream) if (!(await this.onSpeechEvent(ev))) return;
-    } catch (err) {
-      this.log.error({ err }, "speech stream failed");
-      this.fail("internal_error", "transcription failed for this session; what was committed is kept");
-    }
-  }
-
-  /** False when the session can no longer take events (the transcript could not be committed). */
-  private async onSpeechEvent(ev: SpeechEvent): Promise<boolean> {
-    if (this.erased) return true; // its owner deleted it: nothing more is stored or sent
-    if ("lagMs" in ev) this.emit({ kind: "lag", seconds: Math.max(0, Math.round(ev.lagMs)) / 1000 });
-    switch (ev.type) {
-      case "error":
-        this.log.warn({ message: ev.message, fatal: ev.fatal }, "transcription error");
-        // Fatal: what was committed is kept and analysed as on any other close (fail -> finish).
-        if (ev.fatal && this.phase.is("streaming")) this.fail("transcription_failed", ev.message);
-        else this.notice("transcription_failed", ev.message);
-        return true;
-      case "final":
-        return this.onFinal(ev);
-      case "utterance_end":
-        this.send(speechEventToWire(ev));
-        return this.onUtteranceEnd();
-      case "ended":
-        this.endedSent = true;
-        this.send(speechEventToWire(ev));
-        return true;
-      default:
-        this.send(speechEventToWire(ev));
-        return true;
-    }
-  }
-
-  /** Stored before it is sent: whatever a client has seen as final survives a crash. */
-  private async onFinal(ev: FinalEvent): Promise<boolean> {
-    const v = await this.sink.commit(ev);
-    if (!v.ok) {
-      this.fail("internal_error", "the transcript could not be stored; what was committed is kept");
-      return false;
-    }
-    this.emit({ kind: "final" });
-    this.send(speechEventToWire(ev));
-    return true;
-  }
-
-  private async onUtteranceEnd(): Promise<boolean> {
-    if (!this.tracker || !(this.deps.config.analysis.onUtteranceEnd || this.streamConfig?.analyze_utterances)) return true;
-    try {
-      const jobId = await this.tracker.queueUtterance(this.sink.lastSegmentId);
-      if (jobId) this.send({ type: "analysis_started", job_id: jobId, scope: "utterance" });
-      return true;
-    } catch (err) {
-      this.log.error({ err }, "could not queue the utterance analysis");
-      this.fail("internal_error", "the analysis could not be queued; what was committed is kept");
-      return false;
-    }
-  }
+  // ---- reports -> socket ---------------------------------------------------------------------
 
   private onReport(jobId: string, report: Report) {
     const verdict = this.tracker?.judge(jobId, report) ?? "not_ours";
@@ -340,7 +290,7 @@ export class Session {
     this.clocks.stopIdle();
     this.ending = this.commit(why)
       .catch((err: unknown) => {
-        this.emit({ kind: "handler_error", where: "finish" });
+        this.emit({ type: "error.handler", where: "finish" });
         this.log.error({ err }, "ending the session failed");
         this.endSocket(CloseCode.internalError, "internal error");
       })
@@ -418,14 +368,13 @@ export class Session {
     this.log.info({ code }, message);
     const afterReady = this.phase.is("streaming", "finishing");
     this.out.send({ type: "error", code, message, fatal: true });
-    if (code === "internal_error" && afterReady && !this.endedSent) this.sendEndedSoFar();
+    if (code === "internal_error" && afterReady && !this.pump?.ended) this.sendEndedSoFar();
     this.out.close(ErrorCodes[code] ?? CloseCode.protocolViolation, message, !this.readySent);
     if (afterReady) void this.finish(code);
     else this.toClosed();
   }
 
   private sendEndedSoFar() {
-    this.endedSent = true;
     const lag_ms = Math.max(0, Math.round(this.stream?.lagMs ?? 0));
     this.out.send({ type: "ended", lag_ms, text: this.sink.text, segments: this.sink.segments.length, audio_ms: this.intake?.audioMs ?? 0 });
   }
@@ -436,7 +385,7 @@ export class Session {
   private send(msg: UnsequencedMessage) {
     if (this.out.send(msg) !== "over_limit") return;
     this.log.warn({ buffered: this.out.bufferedBytes }, "client reads too slowly; closing");
-    this.emit({ kind: "slow_consumer" });
+    this.emit({ type: "session.slow_consumer_closed" });
     this.fail("slow_consumer", "client is not reading; connection closed (results are stored)");
   }
 
@@ -456,7 +405,7 @@ export class Session {
   }
 
   private onClose(code: number) {
-    this.emit({ kind: "closed", code });
+    this.emit({ type: "session.closed", code });
     this.out.socketClosed();
     this.handshake.stop();
     this.clocks.stop();
@@ -485,7 +434,7 @@ export class Session {
 
   private moveGauge(to: ConnectionState | null) {
     if (this.gauge === to) return;
-    this.emit({ kind: "connection", from: this.gauge, to });
+    this.emit({ type: "session.state", from: this.gauge, to });
     this.gauge = to;
   }
 }

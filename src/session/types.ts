@@ -6,7 +6,7 @@ import type { StreamConfig } from "../protocol/index.js";
 import type { SttService } from "../stt/types.js";
 import type { Repository } from "../store/types.js";
 import type { AnalysisQueue } from "../jobs/types.js";
-import type { Metrics } from "../transport/metrics.js";
+import type { MetricsSink } from "../metrics/events.js";
 import type { SubjectLedger } from "../transport/ws-limits.js";
 import type { Logger } from "../util/log.js";
 
@@ -25,6 +25,9 @@ export interface AudioFrameErrorLike {
 }
 export type AudioIngestFactory = (cfg: StreamConfig) => AudioIngest;
 
+/** How the session's modules report what they measure: the typed events of src/metrics/events.ts. */
+export type EmitMetric = MetricsSink["emit"];
+
 export const isAudioError = (e: unknown): e is AudioFrameErrorLike =>
   typeof e === "object" && e !== null && "code" in e && "fatal" in e && "message" in e;
 
@@ -36,7 +39,8 @@ export interface LiveSessionHandle {
 export interface SessionDeps<S extends LiveSessionHandle = LiveSessionHandle> {
   config: Config;
   log: Logger;
-  metrics: Metrics;
+  /** Where the session's metric events go (the gateway's registry). */
+  metrics: MetricsSink;
   verifier: TokenVerifier;
   stt: SttService | null;
   audio: AudioIngestFactory | null;

@@ -1,9 +1,9 @@
 // The STT service: one shared engine per process (from the registry, engines.ts), one decode
 // scheduler for windowed engines, admission control, and a SpeechStream per session.
-import type { Config } from "../config/index.js";
+import { ConfigSchema, type Config } from "../config/index.js";
 import { SAMPLE_RATE } from "../domain/audio.js";
 import type { Logger } from "../util/log.js";
-import { sttEngine, type SttEngine } from "./engines.js";
+import { sttEngine, type StreamingEngine, type SttEngine } from "./engines.js";
 import { noSttMetrics, type SttMetrics } from "./metrics.js";
 import type { GuardOptions } from "./policy.js";
 import { DecodeScheduler } from "./scheduler.js";
@@ -23,6 +23,16 @@ export interface SttServiceOptions {
   metrics?: SttMetrics;
 }
 
+type StreamOpenOptions = Parameters<StreamingEngine["openStream"]>[0];
+
+/** When admit() refuses and what it tells the client (config.stt). */
+export type AdmissionLimits = Pick<Config["stt"], "laggingUpdates" | "fullRetryAfterMs" | "behindRetryAfterMs" | "closingRetryAfterMs">;
+
+export function admissionLimits(config: Pick<Config, "stt">): AdmissionLimits {
+  const { laggingUpdates, fullRetryAfterMs, behindRetryAfterMs, closingRetryAfterMs } = config.stt;
+  return { laggingUpdates, fullRetryAfterMs, behindRetryAfterMs, closingRetryAfterMs };
+}
+
 /** Average window decoded per update, for the capacity estimate (s). */
 const CALIBRATION_SECONDS = 5;
 
@@ -37,6 +47,8 @@ export class LocalSttService implements SttService {
   private readonly demandListeners: ((threads: number) => void)[] = [];
   private lastDemand = -1;
   private readonly metrics: SttMetrics;
+  /** A new stream: over the shared scheduler (windowed engines), or the engine's own (streaming-native). */
+  private readonly open: (opts: StreamOpenOptions) => SpeechStream;
 
   constructor(
     private readonly engine: SttEngine,
@@ -44,10 +56,19 @@ export class LocalSttService implements SttService {
     readonly capacityStreams: number,
     private readonly logger: Logger,
     metrics: SttMetrics = noSttMetrics,
+    private readonly admission: AdmissionLimits = admissionLimits(ConfigSchema.parse({})),
   ) {
     this.engineName = engine.kind === "windowed" ? engine.transcriber.name : engine.engine.name;
     this.updateMs = policy.updateMs;
-    this.scheduler = engine.kind === "windowed" ? new DecodeScheduler(engine.transcriber, engine.transcriber.capabilities.maxConcurrency) : null;
+    if (engine.kind === "windowed") {
+      const scheduler = new DecodeScheduler(engine.transcriber, engine.transcriber.capabilities.maxConcurrency);
+      this.scheduler = scheduler;
+      this.open = (o) => new SttStream({ ...o, scheduler });
+    } else {
+      const native = engine.engine;
+      this.scheduler = null;
+      this.open = (o) => native.openStream(o);
+    }
     this.metrics = {
       emit: (e) => {
         if (e.type === "stt.partials_skipped") this.skippedPartials += e.count;
@@ -57,14 +78,15 @@ export class LocalSttService implements SttService {
   }
 
   admit(): Admission {
-    if (this.closed) return { ok: false, retryAfterMs: 30000, reason: "shutting down" };
+    const a = this.admission;
+    if (this.closed) return { ok: false, retryAfterMs: a.closingRetryAfterMs, reason: "shutting down" };
     if (this.streams.size >= this.capacityStreams) {
-      return { ok: false, retryAfterMs: 5000, reason: `${this.streams.size} streams already use the transcription capacity (${this.capacityStreams})` };
+      return { ok: false, retryAfterMs: a.fullRetryAfterMs, reason: `${this.streams.size} streams already use the transcription capacity (${this.capacityStreams})` };
     }
     // Projected load: if the streams we have are already behind, one more makes it worse.
-    const lagging = [...this.streams].filter((s) => s.lagMs > 3 * this.updateMs).length;
+    const lagging = [...this.streams].filter((s) => s.lagMs > a.laggingUpdates * this.updateMs).length;
     if (lagging > 0 && lagging >= this.streams.size / 2) {
-      return { ok: false, retryAfterMs: 3000, reason: "transcription is behind real time" };
+      return { ok: false, retryAfterMs: a.behindRetryAfterMs, reason: "transcription is behind real time" };
     }
     return { ok: true };
   }
@@ -75,8 +97,7 @@ export class LocalSttService implements SttService {
     const onFinish = () => {
       if (s && this.streams.delete(s)) this.announceDemand();
     };
-    const common = { ...opts, policy: this.policy, logger: this.logger, metrics: this.metrics };
-    s = this.scheduler ? new SttStream({ ...common, scheduler: this.scheduler, onFinish }) : (this.engine as Extract<SttEngine, { kind: "streaming" }>).engine.openStream({ ...common, onFinish });
+    s = this.open({ ...opts, policy: this.policy, logger: this.logger, metrics: this.metrics, onFinish });
     this.streams.add(s);
     this.announceDemand();
     return s;
@@ -131,7 +152,7 @@ export async function createSttService(config: Config, logger: Logger, opts: Stt
   const policy = policyFromConfig(config, opts.guards);
   const engine: SttEngine = opts.transcriber ? { kind: "windowed", transcriber: opts.transcriber } : await sttEngine(s.engine).create(config, logger);
   const capacity = opts.capacityStreams ?? (s.maxStreams > 0 ? s.maxStreams : await defaultCapacity(engine, policy.updateMs));
-  const svc = new LocalSttService(engine, policy, capacity, logger, opts.metrics);
+  const svc = new LocalSttService(engine, policy, capacity, logger, opts.metrics, admissionLimits(config));
   logger.info({ engine: svc.engineName, threads: svc.scheduler?.budget ?? 0, capacity, updateMs: policy.updateMs }, "speech-to-text ready");
   return svc;
 }

@@ -24,6 +24,7 @@ import type { Repository } from "../store/types.js";
 import type { AnalysisQueue } from "../jobs/types.js";
 import type { Logger } from "../util/log.js";
 import { settleWithin } from "../util/timeout.js";
+import type { MetricsSink } from "../metrics/events.js";
 import { Metrics, metricsHandler, startMetricsListener } from "./metrics.js";
 import { clientAddressResolver } from "./client-address.js";
 import { devTokenHandler } from "./dev-token.js";
@@ -70,27 +71,28 @@ export interface Gateway {
 export async function startGateway(config: Config, deps: GatewayDeps): Promise<Gateway> {
   const log = deps.log;
   const metrics = deps.metrics ?? new Metrics();
+  const sink: MetricsSink = metrics;
   const sessions = new Set<Session>();
   const state = { draining: false };
-  metrics.setSendBufferedSource(() => {
+  sink.sample("send_buffered_bytes", () => {
     let n = 0;
     for (const s of sessions) n += s.bufferedBytes;
     return n;
   });
   const liveSession = (id: string) => [...sessions].find((s) => s.id === id) ?? null;
   const router = gatewayRouter(config, deps, metrics, liveSession, () => state.draining);
-  const { server, reloader } = createServer(config, deps, requestHandler(router, deps.webRoot ?? resolve("web"), config, metrics, log));
-  const pendingTls = deps.tls ? capPendingTls(server, config, metrics, log) : new Map<string, Socket>();
-  const refuse = refuser(metrics, log, config.limits.refusedUpgradeGraceMs);
+  const { server, reloader } = createServer(config, deps, requestHandler(router, deps.webRoot ?? resolve("web"), config, sink, log));
+  const pendingTls = deps.tls ? capPendingTls(server, config, sink, log) : new Map<string, Socket>();
+  const refuse = refuser(sink, log, config.limits.refusedUpgradeGraceMs);
   const wss = createWebSocketServer(config, log, refuse);
   const subjects = new SubjectLedger<Session>(config.limits);
-  metrics.setSubjectsSource(() => subjects.size);
-  const onUpgrade = upgradeHandler({ config, deps, metrics, wss, refuse, sessions, subjects, isDraining: () => state.draining });
+  sink.sample("subjects_tracked", () => subjects.size);
+  const onUpgrade = upgradeHandler({ config, deps, sink, wss, refuse, sessions, subjects, isDraining: () => state.draining });
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     try {
       onUpgrade(req, socket, head);
     } catch (err) {
-      metrics.handlerErrors.inc({ where: "upgrade" });
+      sink.emit({ type: "error.handler", where: "upgrade" });
       log.error({ err, url: truncate(req.url) }, "upgrade handler failed");
       try {
         refuse(socket, 500, "Internal Server Error");
@@ -133,9 +135,9 @@ function gatewayRouter(config: Config, deps: GatewayDeps, metrics: Metrics, live
 }
 
 /** Every HTTP request: the target checked before any parser sees it, then the router, then static files. */
-function requestHandler(router: Router, webRoot: string, config: Config, metrics: Metrics, log: Logger) {
+function requestHandler(router: Router, webRoot: string, config: Config, metrics: MetricsSink, log: Logger) {
   const requestFailed = (req: IncomingMessage, res: ServerResponse, err: unknown) => {
-    metrics.handlerErrors.inc({ where: "request" });
+    metrics.emit({ type: "error.handler", where: "request" });
     log.error({ err, method: req.method, url: truncate(req.url) }, "request failed");
     try {
       if (!res.headersSent) sendJson(res, 500, { error: "internal_error", message: "internal error" });
@@ -149,7 +151,7 @@ function requestHandler(router: Router, webRoot: string, config: Config, metrics
       res.on("error", (err) => log.debug({ err: err.message }, "response error"));
       if (config.tls.cert || !config.behindProxy) res.setHeader("strict-transport-security", "max-age=31536000");
       if (!parseRequestTarget(req.url)) {
-        metrics.refusedRequests.inc({ status: "400" });
+        metrics.emit({ type: "transport.request_refused", status: 400 });
         log.info({ method: req.method, url: truncate(req.url), ip: req.socket.remoteAddress }, "request refused: malformed target");
         return sendJson(res, 400, { error: "bad_request", message: "malformed request target" }, { connection: "close" });
       }
@@ -206,29 +208,29 @@ function createServer(config: Config, deps: GatewayDeps, onRequest: (req: Incomi
  * for at most tlsHandshakeTimeoutMs. The TLSSocket is matched to its TCP socket by the peer's
  * address:port. Returns the sockets still pending (destroyed at close).
  */
-function capPendingTls(server: HttpsServer | HttpServer, config: Config, metrics: Metrics, log: Logger): Map<string, Socket> {
+function capPendingTls(server: HttpsServer | HttpServer, config: Config, metrics: MetricsSink, log: Logger): Map<string, Socket> {
   const pendingTls = new Map<string, Socket>();
   const tcpKey = (s: { remoteAddress?: string | undefined; remotePort?: number | undefined }) => `${s.remoteAddress}|${s.remotePort}`;
   const tlsDone = (key: string, sock?: Socket) => {
     const held = pendingTls.get(key);
     if (!held || (sock && held !== sock)) return;
     pendingTls.delete(key);
-    metrics.pendingTls.set(pendingTls.size);
+    metrics.emit({ type: "transport.pending_tls", count: pendingTls.size });
   };
   server.on("connection", (sock: Socket) => {
     try {
       if (pendingTls.size >= config.limits.maxPendingTls) {
-        metrics.rejected.inc({ reason: "pending_tls" });
+        metrics.emit({ type: "transport.upgrade_rejected", reason: "pending_tls" });
         log.debug({ ip: sock.remoteAddress }, "connection dropped: too many TLS handshakes in progress");
         sock.destroy();
         return;
       }
       const key = tcpKey(sock);
       pendingTls.set(key, sock);
-      metrics.pendingTls.set(pendingTls.size);
+      metrics.emit({ type: "transport.pending_tls", count: pendingTls.size });
       sock.once("close", () => tlsDone(key, sock));
     } catch (err) {
-      metrics.handlerErrors.inc({ where: "connection" });
+      metrics.emit({ type: "error.handler", where: "connection" });
       log.error({ err }, "connection handler failed");
       sock.destroy();
     }
@@ -240,9 +242,9 @@ function capPendingTls(server: HttpsServer | HttpServer, config: Config, metrics
 type Refuse = (socket: Duplex, status: number, reason: string, detail?: Record<string, unknown>) => void;
 
 /** Refuses an upgrade the way ws's abortHandshake does: status line, close, a log line. */
-function refuser(metrics: Metrics, log: Logger, graceMs: number): Refuse {
+function refuser(metrics: MetricsSink, log: Logger, graceMs: number): Refuse {
   return (socket, status, reason, detail = {}) => {
-    metrics.rejected.inc({ reason });
+    metrics.emit({ type: "transport.upgrade_rejected", reason });
     log.info({ status, reason, ...detail }, "upgrade refused");
     if (!socket.writable) return socket.destroy();
     const body = STATUS_CODES[status] ?? "Error";
@@ -274,7 +276,7 @@ function createWebSocketServer(config: Config, log: Logger, refuse: Refuse): Web
 interface UpgradeContext {
   config: Config;
   deps: GatewayDeps;
-  metrics: Metrics;
+  sink: MetricsSink;
   wss: WebSocketServer;
   refuse: Refuse;
   sessions: Set<Session>;
@@ -284,9 +286,9 @@ interface UpgradeContext {
 
 /** Upgrades to /v1/stream, under the connection caps, each checked before any WebSocket work. */
 function upgradeHandler(ctx: UpgradeContext) {
-  const { config, metrics, refuse, sessions } = ctx;
+  const { config, refuse, sessions } = ctx;
   const clientAddress = clientAddressResolver(config.trustedProxies);
-  const pending = new PendingUpgrades(metrics);
+  const pending = new PendingUpgrades(ctx.sink);
   return (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on("error", (err) => ctx.deps.log.debug({ err: err.message }, "upgrade socket error"));
     const ip = clientAddress(req);
@@ -310,7 +312,7 @@ function startSession(ctx: UpgradeContext, ws: WebSocket, ip: string, hold: Pend
     const session = new Session(ws, ip, {
       config: ctx.config,
       log: deps.log,
-      metrics: ctx.metrics,
+      metrics: ctx.sink,
       verifier: deps.verifier,
       stt: deps.stt ?? null,
       audio: deps.audio ?? null,
@@ -324,7 +326,7 @@ function startSession(ctx: UpgradeContext, ws: WebSocket, ip: string, hold: Pend
     ctx.sessions.add(session);
     ws.once("close", hold.release);
   } catch (err) {
-    ctx.metrics.handlerErrors.inc({ where: "upgrade" });
+    ctx.sink.emit({ type: "error.handler", where: "upgrade" });
     deps.log.error({ err }, "session set-up failed");
     ws.terminate();
   }
@@ -346,8 +348,8 @@ class PendingUpgrades {
   private readonly byIp = new Map<string, number>();
   private inProgress = 0;
 
-  constructor(private readonly metrics: Metrics) {
-    metrics.setPendingAuthSource(() => {
+  constructor(private readonly metrics: MetricsSink) {
+    metrics.sample("pending_auth", () => {
       let n = 0;
       for (const v of this.byIp.values()) n += v;
       return n;
@@ -390,7 +392,7 @@ class PendingUpgrades {
 
   private setUpgrading(delta: number) {
     this.inProgress += delta;
-    this.metrics.upgrading.set(this.inProgress);
+    this.metrics.emit({ type: "transport.upgrading", count: this.inProgress });
   }
 }
 

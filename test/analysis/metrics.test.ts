@@ -103,7 +103,8 @@ test("vocabulary profile: levels from the list, inflections lemmatised", () => {
   assert.equal(levelOf("ubiquitous"), "C1");
 });
 
-import { edits, f05, toks } from "../../src/analysis/eval-score.js";
+import { edits, f05, scoreToks, toks } from "../../src/analysis/eval-score.js";
+import { joinWords } from "../../src/analysis/text.js";
 test("eval scoring: word edits and F0.5 with known answers", () => {
   assert.deepEqual([...edits(toks("I goes to school"), toks("I go to school"))], ["1:2:go"]);
   assert.deepEqual([...edits(toks("he go school"), toks("he goes to school"))], ["1:2:goes to"]);
@@ -111,4 +112,7 @@ test("eval scoring: word edits and F0.5 with known answers", () => {
   assert.deepEqual([...edits(toks("I very like it"), toks("I like it"))], ["1:2:"]);
   assert.equal(f05(1, 1, 1), 0.5); // P = R = 0.5
   assert.equal(Math.round(f05(1, 0, 3) * 1000) / 1000, 0.625); // P 1, R .25: 1.25*.25/(.25+.25)
+  // A transcript joins punctuation to the word before it; scoring must not count that as an edit.
+  const src = "a rolling stone gathers no moss , they say .";
+  assert.deepEqual([...edits(scoreToks(src), scoreToks(joinWords(src.split(" ").map((word) => ({ word }))).text))], []);
 });

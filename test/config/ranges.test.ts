@@ -13,8 +13,14 @@ function value(integer: boolean, min: number, max: number): fc.Arbitrary<number>
   return integer ? fc.integer({ min: Math.ceil(min), max: Math.floor(max) }) : fc.double({ min, max, noNaN: true, noDefaultInfinity: true });
 }
 
+/** Settings bounded by another one: that one is set out of the way while this one is generated. */
+const COMPANIONS: Record<string, Record<string, string>> = {
+  "analysis.retryBaseMs": { PARLANCE_ANALYSIS_RETRY_MAX_MS: String(BIG) },
+  "analysis.retryMaxMs": { PARLANCE_ANALYSIS_RETRY_BASE_MS: "0" },
+};
+
 function load(f: Field, v: number) {
-  return loadConfig({ env: { [f.env]: String(v) } });
+  return loadConfig({ env: { ...COMPANIONS[f.key], [f.env]: String(v) } });
 }
 
 test("the bounded number settings include the ones that used to be clamped", () => {
@@ -57,3 +63,17 @@ for (const f of ranged) {
     );
   });
 }
+
+test("analysis.retryBaseMs above analysis.retryMaxMs is refused, naming both (it would silently mean the cap)", () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 1e9 }), fc.integer({ min: 0, max: 1e9 }), (base, max) => {
+      const env = { PARLANCE_ANALYSIS_RETRY_BASE_MS: String(base), PARLANCE_ANALYSIS_RETRY_MAX_MS: String(max) };
+      if (base <= max) return assert.equal(loadConfig({ env }).analysis.retryBaseMs, base);
+      assert.throws(
+        () => loadConfig({ env }),
+        (e: unknown) => e instanceof ConfigError && e.issues.some((i) => i.env === "PARLANCE_ANALYSIS_RETRY_BASE_MS" && /PARLANCE_ANALYSIS_RETRY_MAX_MS/.test(i.message)),
+      );
+    }),
+    { numRuns: 100 },
+  );
+});

@@ -38,6 +38,8 @@ test("SIGKILL mid-stream: every final is stored; pending analyses complete after
     PARLANCE_LLM_BASE_URL: `http://127.0.0.1:${await freePort()}/v1`,
     PARLANCE_LLM_MODEL: "llama-3-8b-instruct",
     PARLANCE_ANALYSIS_RETRY_BASE_MS: "600000",
+    // Without it the base above was silently capped at the default 120 s; now the pair is refused.
+    PARLANCE_ANALYSIS_RETRY_MAX_MS: "600000",
   });
   const ca = readFileSync(join(dataDir, "tls/dev-cert.pem"), "utf8");
   const gw = { wsUrl: first.wsUrl, ca };

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import type { WebSocket } from "ws";
 import fc from "fast-check";
 import { Outbound } from "../../src/session/outbound.js";
-import type { SessionMetricEvent } from "../../src/session/telemetry.js";
+import type { MetricEvent } from "../../src/metrics/events.js";
 import { silentLogger } from "../../src/util/log.js";
 
 function socket(buffered: number) {
@@ -25,7 +25,7 @@ test("verdicts by buffered bytes: partials stop at a quarter, everything but the
   fc.assert(
     fc.property(fc.array(fc.tuple(fc.integer({ min: 0, max: 3 * MAX }), fc.constantFrom(partial, final, fatal)), { maxLength: 40 }), (steps) => {
       const s = socket(0);
-      const events: SessionMetricEvent[] = [];
+      const events: MetricEvent[] = [];
       const out = new Outbound(s.ws, { maxBufferedBytes: MAX, preAuthCloseGraceMs: 10 }, (e) => events.push(e), silentLogger);
       let expectSeq = 0;
       for (const [buffered, msg] of steps) {
@@ -37,7 +37,7 @@ test("verdicts by buffered bytes: partials stop at a quarter, everything but the
       }
       assert.equal(s.sent.length, expectSeq);
       assert.equal(s.closes.length, 0, "outbound never closes on its own");
-      assert.equal(events.filter((e) => e.kind === "message_out").length, expectSeq);
+      assert.equal(events.filter((e) => e.type === "session.message_out").length, expectSeq);
     }),
   );
 });

@@ -43,7 +43,7 @@ export class EmbeddedRuntime {
   private readonly all: LlamaContextSequence[] = [];
   /** Timing of the last finished request (benches and evals read it). */
   lastCall: { ttftMs: number | null; totalMs: number; inputTokens: number; outputTokens: number } | null = null;
-  /** Side calls (span repair, scoring) since load, apart from lastCall: what the extra passes cost. */
+  /** Side calls (likelihood scoring, short generations) since load, apart from lastCall: what the extra passes cost. */
   sideCalls = { calls: 0, ms: 0, inputTokens: 0, outputTokens: 0 };
   private waiters: ((s: LlamaContextSequence) => void)[] = [];
   private grammars = new Map<string, Promise<LlamaGrammar>>();
@@ -170,7 +170,11 @@ export class EmbeddedRuntime {
       const input = all.slice(keep, all.length - 1).map((t, k) =>
         keep + k < from ? t : ([t, { generateNext: { logits: { filter: { tokens: [all[keep + k + 1]!], includeTop: 1 } }, totalLogitWeight: true, options: FULL_DISTRIBUTION } }] as const),
       );
+      const t0 = performance.now();
       const out = await seq.controlledEvaluate(input as never);
+      this.sideCalls.calls++;
+      this.sideCalls.ms += performance.now() - t0;
+      this.sideCalls.inputTokens += input.length;
       let sum = 0;
       let n = 0;
       for (let k = Math.max(0, from - keep); k < input.length; k++) {
@@ -329,6 +333,8 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions,
           chat.dispose({ disposeSequence: false });
         }
       }
+      // The side context too (the likelihood passes' first call would otherwise pay ~1 s for it).
+      await this.runtime.withSide(async () => undefined);
       return { sequences: seqs.length, tokens };
     } finally {
       for (const seq of seqs) await this.runtime.release(seq);
