@@ -175,7 +175,11 @@ export async function startWorker(config: Config, log: Logger): Promise<WorkerAp
   let analyzer: Analyzer | null = null;
   let listener: Awaited<ReturnType<typeof startMetricsListener>> | null = null;
   try {
-    listener = await startMetricsListener(metrics, { ...config.metrics, port: config.metrics.workerPort }, log);
+    const { host, workerPort } = config.metrics;
+    listener = await startMetricsListener(metrics, { ...config.metrics, port: workerPort }, log).catch((err: unknown) => {
+      // Two workers on one host with the default port: say which setting to change.
+      throw new ConfigError(`metrics.workerPort (PARLANCE_METRICS_WORKER_PORT) ${host}:${workerPort}: ${(err as Error).message}; give each worker its own port (0 = any free port)`);
+    });
     analyzer = await buildAnalyzer(config, store, log, metrics);
     const worker = new AnalysisWorker({ repo: store, analyzer, config, log, metrics });
     await worker.start();
