@@ -246,7 +246,7 @@ export class AnalysisWorker {
     const { config, log } = this.deps;
     // Before consuming: jobs Redis lost while no worker ran go back on the queue first.
     await this.sweep();
-    const worker = new Worker<BullData, string>(QUEUE_NAME, (job, token) => this.process(job, token), {
+    const worker = new Worker<BullData, string>(QUEUE_NAME, (job, token) => this.track(this.process(job, token)), {
       connection: { url: redisUrl(config) },
       prefix: config.queue.prefix,
       concurrency: config.analysis.concurrency,
@@ -263,6 +263,16 @@ export class AnalysisWorker {
       this.sweepTimer = setInterval(() => background(this.sweep(), "analysis store sweep", log, this.metrics), config.queue.sweepMs);
       this.sweepTimer.unref();
     }
+  }
+
+  /** Analyses running now, so close() waits for them itself (BullMQ's graceful close also waits on Redis). */
+  private readonly running = new Set<Promise<unknown>>();
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.running.add(p);
+    const done = () => this.running.delete(p);
+    p.then(done, done);
+    return p;
   }
 
   private async process(bjob: Job<BullData, string>, token?: string): Promise<string> {
@@ -368,9 +378,11 @@ export class AnalysisWorker {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await this.sweeping?.catch(() => undefined);
     const w = this.worker;
-    // Jobs still running past the grace period keep their rows; their locks expire and another
-    // worker takes them over.
-    if (w) await closeWithin(w, graceMs);
+    // Running analyses get the grace period; past it they keep their rows, their locks expire and
+    // another worker takes them over. Then a forced close: a graceful one would wait for Redis
+    // (blocked forever when it is down) and a later force returns that same pending close.
+    if (this.running.size > 0) await settleWithin(Promise.allSettled([...this.running]), graceMs);
+    if (w) await closeWithin({ close: () => w.close(true), disconnect: () => w.disconnect() }, this.deps.config.queue.connectTimeoutMs);
     await closeWithin(this.queue, this.deps.config.queue.connectTimeoutMs);
     this.pub.disconnect();
   }
