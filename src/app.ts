@@ -8,7 +8,8 @@ import { createVerifier, type TokenVerifier } from "./auth/verifier.js";
 import { devSecret, mintDevToken } from "./auth/dev.js";
 import { ensureDevCertificate, fingerprint } from "./transport/tls.js";
 import { startGateway, type Gateway } from "./transport/server.js";
-import { Metrics, startMetricsListener } from "./transport/metrics.js";
+import { Metrics } from "./metrics/index.js";
+import { startMetricsListener } from "./transport/metrics.js";
 import { createRepository } from "./store/index.js";
 import type { Repository } from "./store/types.js";
 import { importConfiguredCurriculum } from "./curriculum/startup.js";
@@ -175,7 +176,11 @@ export async function startWorker(config: Config, log: Logger): Promise<WorkerAp
   let analyzer: Analyzer | null = null;
   let listener: Awaited<ReturnType<typeof startMetricsListener>> | null = null;
   try {
-    listener = await startMetricsListener(metrics, { ...config.metrics, port: config.metrics.workerPort }, log);
+    const { host, workerPort } = config.metrics;
+    listener = await startMetricsListener(metrics, { ...config.metrics, port: workerPort }, log).catch((err: unknown) => {
+      // Two workers on one host with the default port: say which setting to change.
+      throw new ConfigError(`metrics.workerPort (PARLANCE_METRICS_WORKER_PORT) ${host}:${workerPort}: ${(err as Error).message}; give each worker its own port (0 = any free port)`);
+    });
     analyzer = await buildAnalyzer(config, store, log, metrics);
     const worker = new AnalysisWorker({ repo: store, analyzer, config, log, metrics });
     await worker.start();

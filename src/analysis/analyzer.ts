@@ -283,8 +283,8 @@ export class LlmAnalyzer implements Analyzer {
     }
     const words = input.words.map((w) => w.word.trim());
     const gates = this.deps.gates ?? ALL_GATES;
-    // Only the embedded model gives log-probabilities; remote providers skip both likelihood passes.
-    const chat = this.backend.provider === "embedded" ? await this.backend.chatModel() : null;
+    // Only a backend that scores text (the embedded model) runs the likelihood passes.
+    const chat = this.backend.capabilities.logProbs ? await this.backend.chatModel() : null;
     const score = chat instanceof ChatNodeLlamaCpp ? (context: string, text: string) => chat.runtime.logProb(context, text) : null;
     let beforeFix: LlmError[] | undefined;
     let spanFix: AnalysisDetail["spanFix"];

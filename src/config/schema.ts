@@ -333,6 +333,12 @@ export const ConfigSchema = z.object({
       prefix: z.string().regex(/^[A-Za-z0-9_.-]+$/, "letters, digits, _ . - only").default("parlance"),
       /** How often workers re-queue store jobs Redis does not hold and recover crashed gateways' sessions. */
       sweepMs: ms(30000),
+      /** Without Redis: how often the in-process queue looks for due jobs in the store (an enqueue wakes it at once). */
+      pollMs: ms(1000, 10),
+      /** With Redis: how long start-up waits for the report subscription before going on without it (reports then wait in the store), and shutdown for Redis before it cuts the connections. */
+      connectTimeoutMs: ms(10000, 1),
+      /** With Redis: how long an enqueue waits for Redis before leaving the job to the workers' store sweep. */
+      enqueueTimeoutMs: ms(5000, 1),
     })
     .prefault({}),
 

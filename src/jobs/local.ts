@@ -40,7 +40,7 @@ export class LocalAnalysisQueue implements AnalysisQueue {
   private readonly metrics: MetricsSink;
 
   constructor(
-    private readonly deps: { repo: Repository; analyzer: Analyzer | null; config: Config; log: Logger; metrics?: MetricsSink; pollMs?: number },
+    private readonly deps: { repo: Repository; analyzer: Analyzer | null; config: Config; log: Logger; metrics?: MetricsSink },
   ) {
     this.listeners = new ReportListeners(deps.log);
     this.metrics = deps.metrics ?? noMetrics;
@@ -106,7 +106,7 @@ export class LocalAnalysisQueue implements AnalysisQueue {
       this.deps.log.error({ err }, "analysis queue poll failed");
     } finally {
       this.polling = false;
-      this.schedule(this.deps.pollMs ?? 1000);
+      this.schedule(this.deps.config.queue.pollMs);
     }
   }
 

@@ -59,6 +59,17 @@ async function schedule(queue: Queue, job: Pick<JobRecord, "id" | "sessionId" | 
   await queue.add("analyze", data, { jobId: job.id, delay, removeOnComplete: true, removeOnFail: true });
 }
 
+/**
+ * Closes a BullMQ queue or worker within `ms`; past that (Redis unreachable, or jobs still
+ * running) its connections are cut instead. BullMQ's own close(force) cannot do this once a close
+ * is pending: it returns the pending close.
+ */
+async function closeWithin(c: { close(): Promise<void>; disconnect(): Promise<void> }, ms: number): Promise<void> {
+  const closing = c.close();
+  closing.catch(() => undefined); // observed: a late failure after the cut is of no interest
+  if (!(await settleWithin(closing, ms))) await settleWithin(c.disconnect(), ms);
+}
+
 function newQueue(config: Config): Queue {
   return new Queue(QUEUE_NAME, { connection: { url: redisUrl(config) }, prefix: config.queue.prefix });
 }
@@ -129,7 +140,7 @@ export class RedisAnalysisQueue implements AnalysisQueue {
     try {
       await withTimeout(
         this.sub.connect().then(() => this.sub.subscribe(reportChannel(config))),
-        10_000,
+        config.queue.connectTimeoutMs,
         "subscribing to reports",
       );
     } catch (err) {
@@ -148,7 +159,7 @@ export class RedisAnalysisQueue implements AnalysisQueue {
     this.metrics.emit({ type: "job.enqueued", scope: req.scope });
     this.outstanding.set(job.id, job.sessionId);
     try {
-      await withTimeout(schedule(this.queue, job), 5000, "adding the job to Redis");
+      await withTimeout(schedule(this.queue, job), this.deps.config.queue.enqueueTimeoutMs, "adding the job to Redis");
     } catch (err) {
       // The row is stored: a worker's sweep adds it to Redis later, so the learner still gets it.
       this.deps.log.warn({ job: job.id, err: (err as Error).message }, "could not add the analysis job to Redis; the workers' store sweep will");
@@ -205,7 +216,7 @@ export class RedisAnalysisQueue implements AnalysisQueue {
     this.closed = true;
     if (this.depthTimer) clearInterval(this.depthTimer);
     this.sub.disconnect();
-    await this.queue.close().catch(() => undefined);
+    await closeWithin(this.queue, this.deps.config.queue.connectTimeoutMs);
   }
 }
 
@@ -357,8 +368,10 @@ export class AnalysisWorker {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await this.sweeping?.catch(() => undefined);
     const w = this.worker;
-    if (w && !(await settleWithin(w.close(), graceMs))) await w.close(true).catch(() => undefined);
-    await this.queue.close().catch(() => undefined);
+    // Jobs still running past the grace period keep their rows; their locks expire and another
+    // worker takes them over.
+    if (w) await closeWithin(w, graceMs);
+    await closeWithin(this.queue, this.deps.config.queue.connectTimeoutMs);
     this.pub.disconnect();
   }
 }

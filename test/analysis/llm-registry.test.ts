@@ -18,12 +18,12 @@ const words = "yesterday I go to the park with my friends".split(" ").map((w, i)
 const created: string[] = [];
 
 registerLlmProvider("throwaway-test-llm", {
-  capabilities: { sharesCores: false, writesFeedback: true },
+  capabilities: { sharesCores: false, writesFeedback: true, logProbs: false },
   create: (config): LlmBackend => {
     created.push(config.llm.model ?? "(default)");
     return {
       provider: "throwaway-test-llm",
-      capabilities: { sharesCores: false, writesFeedback: true },
+      capabilities: { sharesCores: false, writesFeedback: true, logProbs: false },
       name: `throwaway-test-llm:${config.llm.model ?? "x"}`,
       chatModel: async () => ({}) as never, // a plain chat model: no likelihood scoring
       structured: async () => RunnableLambda.from(async () => ({ raw: new AIMessage(JSON.stringify(answer)), parsed: answer })) as never,
@@ -55,6 +55,8 @@ test("capabilities, not names: the built-ins declare what the core policy and th
   const deterministic = await buildAnalyzer(cfg({ PARLANCE_LLM_PROVIDER: "fake" }), null as never, silentLogger);
   assert.equal(deterministic.modelName, "none", "a provider that writes no feedback gets the deterministic analyzer");
   assert.ok(llmProvider("embedded").localModel, "the embedded provider names its model file");
+  assert.equal(llmProvider("embedded").capabilities.logProbs, true, "only it scores text for the span repair");
+  for (const remote of ["ollama", "openai"]) assert.equal(llmProvider(remote).capabilities.logProbs, false);
 });
 
 test("an unknown provider is a typed error listing the registered ones; a name registers once", () => {

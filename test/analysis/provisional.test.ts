@@ -13,7 +13,7 @@ import { silentLogger } from "../../src/util/log.js";
 function backend(answer: unknown, events: string[]): LlmBackend {
   return {
     provider: "ollama",
-    capabilities: { sharesCores: false, writesFeedback: true },
+    capabilities: { sharesCores: false, writesFeedback: true, logProbs: false },
     name: "stand-in",
     chatModel: async () => {
       throw new Error("not used");

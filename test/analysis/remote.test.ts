@@ -221,7 +221,7 @@ test("core policy: an embedded LLM waits while live transcription needs every co
 
   // maxDeferMs bounds the wait; a remote provider does not wait at all.
   const shortCfg = ConfigSchema.parse({ ...config(fake.port), analysis: { maxDeferMs: 200 } });
-  const bounded = await createAnalyzer(shortCfg, { promptVersion: "feedback-v1", logger: silentLogger, backend: { ...createLlmBackend(shortCfg, silentLogger), capabilities: { sharesCores: true, writesFeedback: true } } });
+  const bounded = await createAnalyzer(shortCfg, { promptVersion: "feedback-v1", logger: silentLogger, backend: { ...createLlmBackend(shortCfg, silentLogger), capabilities: { sharesCores: true, writesFeedback: true, logProbs: false } } });
   bounded.setSttThreads(cores);
   assert.equal((await bounded.analyze({ sessionId: "bounded", language: "en", words: words(SENTENCE) })).llm_status, "ok");
   const plain = await createAnalyzer(cfg, { promptVersion: "feedback-v1", logger: silentLogger });

@@ -14,7 +14,8 @@ import { makeLeaf, makeRootAndIntermediate } from "../helpers/certs.js";
 import { authed, tempDir, type Recorded } from "../helpers/gateway.js";
 import { hsToken } from "../helpers/tokens.js";
 import { pipelineEnv, sendPaced, wavChunks } from "../helpers/pipeline.js";
-import { ScriptedLlm, https, until } from "../faults/_util.js";
+import { ScriptedLlm, https, metricValue, until } from "../faults/_util.js";
+import { send } from "../helpers/request.js";
 import { loadConfig } from "../../src/config/index.js";
 import { createRepository } from "../../src/store/index.js";
 import { silentLogger } from "../../src/util/log.js";
@@ -137,6 +138,20 @@ test("two gateways + a worker on real Redis and PostgreSQL: the worker's report 
   assert.match(worker.output(), new RegExp(`"job":"${s1.jobId}"[^\\n]*"analysis job done"`), "the worker logged running this job");
   for (const gw of [gwA, gwB]) assert.doesNotMatch(gw.output(), /analysis job (started|done)/, "gateways never run analyses");
 
+  // Acceptance 5 (issue 14) on real processes: B's decodes are in its STT histograms, and the
+  // worker's own /metrics listener (its URL in the ready banner) saw the job's queue wait.
+  const gwMetrics = await https(gwB.url, ca, "GET", "/metrics");
+  assert.equal(gwMetrics.status, 200);
+  assert.ok(metricValue(gwMetrics.text, "parlance_stt_decode_seconds_count") >= 1, "gateway B decoded");
+  assert.equal(metricValue(gwMetrics.text, "parlance_stt_queue_wait_seconds_count"), metricValue(gwMetrics.text, "parlance_stt_decode_seconds_count"));
+  const workerMetricsUrl = /metrics:\s+(http:\/\/\S+\/metrics)/.exec(worker.output())?.[1];
+  assert.ok(workerMetricsUrl, worker.output());
+  const wMetrics = await send(workerMetricsUrl);
+  assert.equal(wMetrics.status, 200);
+  assert.ok(metricValue(wMetrics.text, "parlance_analysis_queue_wait_seconds_count") >= 1, "the worker observed the job's queue wait");
+  assert.ok(metricValue(wMetrics.text, "parlance_analysis_seconds_count") >= 1);
+  assert.match(wMetrics.text, /^# TYPE parlance_stt_decode_seconds histogram$/m, "the same series families on every process");
+
   // Gateway A never saw the socket; it serves the same report from the shared store.
   const rest = await https(gwA.url, ca, "GET", `/v1/sessions/${s1.sessionId}/report`, token);
   assert.equal(rest.status, 200, rest.text);
@@ -160,6 +175,9 @@ test("two gateways + a worker on real Redis and PostgreSQL: the worker's report 
   const provisional = await until("a provisional report on gateway A's socket", () => reports(c2)[0], 120_000, 200);
   assert.equal(provisional.job_id, s2.jobId);
   assert.equal(provisional.report.status, "pending", "LLM down: the deterministic parts arrive first");
+  // The provisional report leaves before the LLM is called: the LLM comes back only once the
+  // first attempt has failed, or that attempt could succeed and no retry would happen.
+  await until("the first attempt failed", () => /analysis will be retried/.test(worker2.output()), 120_000, 100);
   await llm.set("answer");
   const final2 = await until("the complete report after the retry", () => reports(c2).find((r) => r.report.status === "complete"), 180_000, 200);
   assert.equal(final2.job_id, s2.jobId);

@@ -5,6 +5,8 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
+import { createServer } from "node:net";
+import type { AddressInfo } from "node:net";
 import { authed, startTestGateway, tempDir, testConfig } from "../helpers/gateway.js";
 import { wavChunks } from "../helpers/pipeline.js";
 import { jfkScript } from "../client/_server.js";
@@ -14,6 +16,7 @@ import { hsToken } from "../helpers/tokens.js";
 import { https, metricValue, until } from "../faults/_util.js";
 import { streamConfig } from "../store/fixtures.js";
 import { startWorker } from "../../src/app.js";
+import { ConfigError } from "../../src/config/index.js";
 import { createAudioIngest } from "../../src/audio/index.js";
 import { Metrics } from "../../src/metrics/index.js";
 import { createSttService } from "../../src/stt/service.js";
@@ -115,4 +118,14 @@ test("`parlance worker` serves /metrics on its own listener: the analysis it ran
   assert.equal(metricValue(scrape.text, "parlance_analysis_jobs_total", 'outcome="skipped"'), 1, "the fake provider's deterministic report");
   // Only /metrics is served there.
   assert.equal((await send(worker.metricsUrl.replace("/metrics", "/v1/sessions"))).status, 404);
+});
+
+test("a worker whose metrics port is taken refuses to start, naming the setting", async () => {
+  const dataDir = tempDir();
+  const env = { PARLANCE_DATA_DIR: dataDir, PARLANCE_REDIS_URL: "redis://127.0.0.1:1", PARLANCE_LLM_PROVIDER: "fake", PARLANCE_METRICS_WORKER_PORT: "0" };
+  const holder = createServer();
+  await new Promise<void>((r) => holder.listen(0, "127.0.0.1", r));
+  after(() => holder.close());
+  const port = (holder.address() as AddressInfo).port;
+  await assert.rejects(startWorker(testConfig({ ...env, PARLANCE_METRICS_WORKER_PORT: String(port) }, dataDir), silentLogger), (e: Error) => e instanceof ConfigError && /PARLANCE_METRICS_WORKER_PORT/.test(e.message));
 });

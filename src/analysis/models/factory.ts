@@ -35,6 +35,8 @@ export interface LlmCapabilities {
   sharesCores: boolean;
   /** Writes the LLM parts of a report. False: reports carry the deterministic parts only. */
   writesFeedback: boolean;
+  /** Can score a text's log-probability (the span repair's likelihood passes); remote APIs cannot. */
+  logProbs: boolean;
 }
 
 export interface LlmBackend {
@@ -58,8 +60,8 @@ export function resolveModelPath(config: Config): string {
   return path ?? candidates.at(-1)!;
 }
 
-const REMOTE: LlmCapabilities = { sharesCores: false, writesFeedback: true };
-const EMBEDDED: LlmCapabilities = { sharesCores: true, writesFeedback: true };
+const REMOTE: LlmCapabilities = { sharesCores: false, writesFeedback: true, logProbs: false };
+const EMBEDDED: LlmCapabilities = { sharesCores: true, writesFeedback: true, logProbs: true };
 
 function remoteBackend(provider: "ollama" | "openai", config: Config): LlmBackend {
   const l = config.llm;
@@ -181,7 +183,7 @@ export function llmProvider(name: string): LlmProvider {
 registerLlmProvider("embedded", { capabilities: EMBEDDED, create: (config, logger, options) => embeddedBackend(config, logger, options), localModel: resolveModelPath });
 registerLlmProvider("ollama", { capabilities: REMOTE, create: (config) => remoteBackend("ollama", config) });
 registerLlmProvider("openai", { capabilities: REMOTE, create: (config) => remoteBackend("openai", config) });
-registerLlmProvider("fake", { capabilities: { sharesCores: false, writesFeedback: false }, create: () => null });
+registerLlmProvider("fake", { capabilities: { sharesCores: false, writesFeedback: false, logProbs: false }, create: () => null });
 
 export function createLlmBackend(config: Config, logger: Logger, options: BackendOptions = {}): LlmBackend {
   const backend = llmProvider(config.llm.provider).create(config, logger, options);
