@@ -75,7 +75,32 @@ export function dedupeSeam(committedTail: StreamWord[], hyp: StreamWord[], seamS
  */
 export const ECHO_MIN_WORDS = 4;
 
+/** A piece repeated this many times inside one hyphenated word is a loop ("jur-jur-jur-jur-..."). */
+export const HYPHEN_LOOP_PIECES = 4;
+
+/**
+ * The same loop inside one word: Whisper can spell a stutter as one hyphenated token that never
+ * ends ("jur-jur-jur-...", "T-O-O-O-O-..."; 3 of 630 real learner outputs did). The word keeps
+ * its pieces up to the first of the run; later words are dropped, as for any loop.
+ */
+function cutHyphenLoop(words: StreamWord[]): { words: StreamWord[]; cut: boolean } | null {
+  for (let i = 0; i < words.length; i++) {
+    const pieces = words[i]!.word.split("-");
+    if (pieces.length < HYPHEN_LOOP_PIECES) continue;
+    const norm = pieces.map(normalizeWord);
+    for (let k = 0; k + HYPHEN_LOOP_PIECES <= norm.length; k++) {
+      if (!norm[k]) continue;
+      let reps = 1;
+      while (k + reps < norm.length && norm[k + reps] === norm[k]) reps++;
+      if (reps >= HYPHEN_LOOP_PIECES) return { words: [...words.slice(0, i), { ...words[i]!, word: pieces.slice(0, k + 1).join("-") }], cut: true };
+    }
+  }
+  return null;
+}
+
 export function cutRepetition(words: StreamWord[]): { words: StreamWord[]; cut: boolean } {
+  const inWord = cutHyphenLoop(words);
+  if (inWord) return { words: cutRepetition(inWord.words).words, cut: true };
   const norm = words.map((w) => normalizeWord(w.word));
   const same = (a: number, b: number, n: number) => {
     for (let k = 0; k < n; k++) if (norm[a + k] !== norm[b + k]) return false;

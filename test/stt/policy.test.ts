@@ -2,6 +2,7 @@
 // window stays bounded. The fake "hears" a transcript laid out on the stream timeline.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { FakeTranscriber, timelineResponder, steadySpeech, type ScriptWord } from "../../src/stt/fake.js";
 import { agreedPrefix, cutRepetition, dedupeSeam, isHallucination, VERBATIM_PROMPTS } from "../../src/stt/policy.js";
 import { DEFAULT_GUARDS } from "../../src/stt/stream-policy.js";
@@ -285,4 +286,22 @@ test("the first decode after silence comes firstUpdateMs after the speech, the n
   const ends = fake.calls.map((x) => x.offset + x.duration);
   assert.ok(ends[0]! < 1.8, `first decode ends at ${ends[0]} s of stream (speech from 1 s)`);
   assert.ok(ends[1]! - ends[0]! >= 0.99, `second decode ${ends[1]! - ends[0]!} s later`);
+});
+
+test("cutRepetition: a loop inside one hyphenated word is cut like a word loop; a short stutter or a hyphenated word stays", () => {
+  const cut = (ws: string[]) => cutRepetition(ws.map((w, i) => sw(w, i)));
+  // Both shapes seen in real learner outputs (bench/eval, speechocean762).
+  const jur = cut(["Mark,", "like", "the", "big", "jur-jur-jur-jur-jur-jur-jur-jur-jur", "and", "then"]);
+  assert.ok(jur.cut);
+  assert.deepEqual(jur.words.map((w) => w.word), ["Mark,", "like", "the", "big", "jur"]);
+  assert.deepEqual(cut(["in", "And...", "T-O-O-O-O-O-O-O-O-O-"]).words.map((w) => w.word), ["in", "And...", "T-O"]);
+  assert.equal(cut(["I", "w-w-want", "it"]).cut, false, "a three-piece stutter is speech");
+  assert.equal(cut(["a", "mother-in-law", "came"]).cut, false);
+  fc.assert(
+    fc.property(fc.stringMatching(/^[a-z]{1,4}$/), fc.integer({ min: 1, max: 12 }), (piece, reps) => {
+      const r = cut(["so", Array(reps).fill(piece).join("-"), "yes"]);
+      assert.equal(r.cut, reps >= 4);
+      if (r.cut) assert.deepEqual(r.words.map((w) => w.word), ["so", piece]);
+    }),
+  );
 });
