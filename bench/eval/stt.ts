@@ -4,7 +4,7 @@
 //
 // Usage: npm run eval:stt -- [--model PATH] [--sets so762,so762-long,native,noise]
 //   [--variants la2,la2-plain,la3,utterance] [--pace fast|realtime] [--speakers N] [--concurrency N]
-//   [--json FILE]
+//   [--only ID,ID] [--json FILE]
 //
 // --pace fast: each chunk is pushed as soon as the stream has finished the decode the last one
 //   triggered, so a decode happens at the same points of the audio as in real time but the run
@@ -204,12 +204,14 @@ async function main() {
   const speakers = Number(arg("speakers", "0")) || undefined;
   const concurrency = Number(arg("concurrency", pace === "fast" ? "2" : "1"));
   const so = sets.some((s) => s.startsWith("so762")) ? loadSpeechocean(AUDIO_DIR, { speakers }) : { utterances: [], long: [] };
+  // --only id,id,...: re-measure just these items (an earlier run's outliers), same harness.
+  const only = list("only", "");
   const items: EvalItem[] = [
     ...(sets.includes("so762") ? so.utterances : []),
     ...(sets.includes("so762-long") ? so.long : []),
     ...(sets.includes("native") ? loadNative(AUDIO_DIR) : []),
     ...(sets.includes("noise") ? loadNoise(AUDIO_DIR) : []),
-  ];
+  ].filter((it) => only.length === 0 || only.includes(it.id));
   const padSec = Number(arg("pad", "0"));
   const audioCtx = arg("ctx", "trim") as "trim" | "full";
   const streamEngine = await EmbeddedWhisperTranscriber.create({ modelPath: model, threads: 1, audioCtx, padSec });
