@@ -516,7 +516,11 @@ export function createOpusIngest(opts: OpusIngestOptions = {}): OpusIngest {
       if (closed) return;
       closed = true;
       // free() before the WASM instance exists would throw; after ready it releases its memory.
-      void ready.then(() => decoder.free(), () => undefined);
+      // A failed start (rejected `ready`) left nothing to free; a throwing free() is a dead WASM
+      // instance whose memory goes with it. Neither may become an unhandled rejection.
+      ready
+        .then(() => decoder.free())
+        .catch(() => undefined);
     },
   };
 }

@@ -17,6 +17,7 @@ import type { Report } from "../protocol/report.js";
 import type { UnsequencedMessage } from "../protocol/speech-events.js";
 import type { SpeechStream } from "../stt/types.js";
 import type { ConnectionState } from "../transport/metrics.js";
+import { background } from "../util/background.js";
 import type { Logger } from "../util/log.js";
 import { Admission } from "./admission.js";
 import { AnalysisTracker } from "./analysis-tracker.js";
@@ -139,7 +140,7 @@ export class Session {
     if (v.ok || v.counted) this.emit({ type: "session.message_in", kind: v.ok ? "auth" : v.counted! });
     if (!v.ok) return this.fail(v.code, v.message);
     this.phase.move("verifying");
-    void this.handshake.verify(v.token).then(this.guard("auth", (claims: Claims | null) => claims && this.onVerified(claims, v.config)));
+    background(this.handshake.verify(v.token).then(this.guard("auth", (claims: Claims | null) => claims && this.onVerified(claims, v.config))), "session auth", this.log, this.deps.metrics);
   }
 
   private async onVerified(claims: Claims, cfg: StreamConfig) {
@@ -222,7 +223,7 @@ export class Session {
       case "end":
         if (!this.phase.is("streaming")) return;
         this.clientWantsReport = true;
-        void this.finish("end");
+        background(this.finish("end"), "session finish", this.log, this.deps.metrics);
         return;
       case "reauth":
         return this.handshake.reauth(msg.token);
@@ -370,7 +371,7 @@ export class Session {
     this.out.send({ type: "error", code, message, fatal: true });
     if (code === "internal_error" && afterReady && !this.pump?.ended) this.sendEndedSoFar();
     this.out.close(ErrorCodes[code] ?? CloseCode.protocolViolation, message, !this.readySent);
-    if (afterReady) void this.finish(code);
+    if (afterReady) background(this.finish(code), "session finish", this.log, this.deps.metrics);
     else this.toClosed();
   }
 
@@ -410,15 +411,20 @@ export class Session {
     this.handshake.stop();
     this.clocks.stop();
     this.moveGauge(null);
-    if (this.phase.is("streaming")) void this.finish("client disconnected");
+    if (this.phase.is("streaming")) background(this.finish("client disconnected"), "session finish", this.log, this.deps.metrics);
     else if (this.phase.is("finishing")) this.closeIfOver();
     else this.toClosed();
-    void this.done.then(
-      this.guard("close", () => {
-        this.tracker?.stop();
-        this.admission.release();
-        this.deps.onFinished?.(this);
-      }),
+    background(
+      this.done.then(
+        this.guard("close", () => {
+          this.tracker?.stop();
+          this.admission.release();
+          this.deps.onFinished?.(this);
+        }),
+      ),
+      "session close",
+      this.log,
+      this.deps.metrics,
     );
   }
 
