@@ -58,6 +58,18 @@ async function until(cond: () => boolean, what: string, ms = 10_000) {
   }
 }
 
+
+/** An analysis queue whose every enqueue fails, as a Redis or store outage does. */
+function queueDown(): AnalysisQueue {
+  return {
+    async enqueue() {
+      throw new Error("queue down (injected)");
+    },
+    subscribe: () => () => {},
+    async close() {},
+  };
+}
+
 test("store failure: a segment write that throws gives fatal internal_error, then ended with what was committed, then close 1011; SDK end() settles", async () => {
   const { repo, writes } = await failingStore(1);
   const gw = await startClientTestServer({ deps: { store: repo } });
@@ -110,13 +122,7 @@ test("store failure: a segment write that throws gives fatal internal_error, the
 });
 
 test("enqueue failure: a per-utterance analysis that cannot be queued follows the same policy (internal_error, ended, 1011)", async () => {
-  const broken: AnalysisQueue = {
-    async enqueue() {
-      throw new Error("queue down (injected)");
-    },
-    subscribe: () => () => {},
-    async close() {},
-  };
+  const broken = queueDown();
   const gw = await startClientTestServer({ deps: { analysis: broken } });
   const c = await authed(gw, await hsToken({ sub: "enqueue-fail" }), { analyze_utterances: true });
   await c.next("ready");
@@ -152,13 +158,7 @@ test("finishing -> closed: after end, ended and the close, the session's state i
 });
 
 test("analysis queue down at end: analysis_failed, then the server closes (1000) instead of holding the socket open", async () => {
-  const broken: AnalysisQueue = {
-    async enqueue() {
-      throw new Error("queue down (injected)");
-    },
-    subscribe: () => () => {},
-    async close() {},
-  };
+  const broken = queueDown();
   const gw = await startClientTestServer({ deps: { analysis: broken } });
   const c = await authed(gw, await hsToken({ sub: "queue-down" }));
   await c.next("ready");
