@@ -4,7 +4,10 @@
 // one word error.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { encodeWav16k, readWav } from "../../src/audio/wav.js";
+import { tempDir } from "../helpers/gateway.js";
 import { AUDIO_DIR, realWhisper } from "../helpers/models.js";
 import { launchWithFakeMic } from "../helpers/chromium.js";
 import { startPipeline } from "../helpers/pipeline.js";
@@ -16,14 +19,30 @@ import { buildWeb } from "../../scripts/build-web.mjs";
 const JFK = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
 const real = await realWhisper();
 
-test(`practice page + real tiny.en (${real.verification}): the JFK sentence live and stored`, { timeout: 240_000 }, async () => {
+/**
+ * jfk.wav followed by 3 s of silence: the learner pauses after the sentence. Chromium loops the
+ * fake microphone's file, and jfk.wav's speech runs to its last sample, so the bare file loops
+ * into one run-on utterance that is only committed when the window is full (15 s), cut in the
+ * middle of the second pass; the pause makes it end as an utterance does.
+ */
+function jfkThenPause(): string {
+  const wav = readWav(join(AUDIO_DIR, "jfk.wav"));
+  const n = wav.pcm.length / 2;
+  const samples = new Float32Array(n + 3 * 16000);
+  for (let i = 0; i < n; i++) samples[i] = wav.pcm.readInt16LE(i * 2) / 32768;
+  const file = join(tempDir("parlance-fake-mic-"), "jfk-then-pause.wav");
+  writeFileSync(file, encodeWav16k(samples));
+  return file;
+}
+
+test(`practice page + real tiny.en (${real.verification}): the JFK sentence live and stored`, { timeout: 240_000 }, async (t) => {
   await buildWeb({ minify: false });
   // Production STT settings: the real model with the default guards and prompt.
   const { app } = await startPipeline({
     PARLANCE_STT_MODEL: real.path,
     PARLANCE_STT_LOGPROB_THRESHOLD: "-1",
   });
-  const browser = await launchWithFakeMic(join(AUDIO_DIR, "jfk.wav"));
+  const browser = await launchWithFakeMic(jfkThenPause());
   after(() => browser.close());
   const ctx = await browser.newContext({ ignoreHTTPSErrors: true });
   const page = await ctx.newPage();
@@ -37,17 +56,19 @@ test(`practice page + real tiny.en (${real.verification}): the JFK sentence live
   });
   const sessionId = await page.getAttribute("#status", "data-session");
   assert.ok(sessionId, "ready rendered with a session id");
-  // The fake microphone loops the 11 s file; the sentence's last words are committed at the pause
-  // after them (utterance end), which comes before the loop starts again.
+  // The sentence's last words are committed at the pause after them (utterance end), before the
+  // loop starts again.
   await page.waitForFunction(() => /for your country/i.test(document.getElementById("committed")?.textContent ?? ""), null, { timeout: 40_000 });
   const live = (await page.textContent("#committed")) ?? "";
   await page.click("#stop");
   await page.waitForSelector("#report:not([hidden])", { timeout: 120_000 });
+  t.diagnostic(`live: ${live}`);
   const firstPass = live.slice(0, live.toLowerCase().indexOf("for your country") + "for your country".length);
   assert.ok(errors(wordErrors(JFK, firstPass)) <= 1, `live transcript: "${live}"`);
 
   const segments = await app.store.getSegments(sessionId!);
   const stored = segments.map((s) => s.text).join(" ");
+  t.diagnostic(`stored: ${stored}`);
   const storedFirst = stored.slice(0, stored.toLowerCase().indexOf("for your country") + "for your country".length);
   assert.ok(storedFirst.length > 0, `stored: "${stored}"`);
   assert.ok(errors(wordErrors(JFK, storedFirst)) <= 1, `stored final text: "${stored}"`);
