@@ -13,7 +13,7 @@
 // Sentences are a seeded sample (--seed, --limit), so runs on different models see the same ones.
 // Usage: npm run eval:feedback -- [--limit 20] [--seed 1] [--false-flags 20] [--spoken 10] [--cefr 4]
 //        [--model <gguf path or name>] [--provider embedded|ollama|openai] [--base-url URL]
-//        [--prompt feedback-v2] [--no-span-fix] [--verify measure|<margin>] [--no-reuse] [--data ../shared/eval/jfleg-dev.jsonl] [--out .cache/eval.jsonl] [--json summary.json]
+//        [--prompt feedback-v2] [--no-span-fix] [--no-cut] [--verify measure|<margin>] [--no-reuse] [--data ../shared/eval/jfleg-dev.jsonl] [--out .cache/eval.jsonl] [--json summary.json]
 import { appendFileSync, createReadStream, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { createInterface } from "node:readline";
@@ -46,13 +46,14 @@ const opts = new Command()
   .option("--max-tokens <n>", "llm.maxOutputTokens for this run")
   .option("--prompt <version>", `prompt version (${PROMPT_VERSIONS.join(", ")})`, PROMPT_VERSION)
   .option("--no-span-fix", "no span-repair pass (edits whose correction is their original are not asked again)")
+  .option("--no-cut", "read every answer to the end (no early stop, analysis/answer-cut.ts)")
   .option("--verify <m>", "embedded: likelihood check margin (default the analyzer's VERIFY_MARGIN); 'measure' records each shown edit's gain and drops nothing")
   .option("--no-reuse", "embedded: evaluate the whole prompt for every report (no prefix reuse)")
   .option("--no-lessons", "no curriculum retriever")
   .option("--out <file>", "per-report results as JSONL")
   .option("--json <file>", "summary as JSON")
   .parse()
-  .opts<{ data: string; limit: string; seed: string; falseFlags: string; spoken: string; cefr: string; model?: string; provider?: string; baseUrl?: string; maxTokens?: string; prompt: string; spanFix: boolean; verify?: string; reuse: boolean; lessons: boolean; out?: string; json?: string }>();
+  .opts<{ data: string; limit: string; seed: string; falseFlags: string; spoken: string; cefr: string; model?: string; provider?: string; baseUrl?: string; maxTokens?: string; prompt: string; spanFix: boolean; cut: boolean; verify?: string; reuse: boolean; lessons: boolean; out?: string; json?: string }>();
 
 if (!(PROMPT_VERSIONS as readonly string[]).includes(opts.prompt)) throw new Error(`unknown prompt version ${opts.prompt}`);
 const Item = z.object({ id: z.string(), source: z.string(), references: z.array(z.string()).min(1) });
@@ -123,7 +124,7 @@ if (opts.lessons) {
 }
 const backend = createLlmBackend(config, logger, { reusePrefix: opts.reuse });
 const verifyMargin = opts.verify === undefined ? undefined : opts.verify === "measure" ? null : Number(opts.verify);
-const analyzer = await createAnalyzer(config, { logger, backend, promptVersion: opts.prompt as PromptVersion, spanFix: opts.spanFix, ...(verifyMargin !== undefined ? { verifyMargin } : {}), ...(repo ? { retriever: createCurriculumRetriever(repo, { k: 4 }) } : {}) });
+const analyzer = await createAnalyzer(config, { logger, backend, promptVersion: opts.prompt as PromptVersion, spanFix: opts.spanFix, answerCut: opts.cut, ...(verifyMargin !== undefined ? { verifyMargin } : {}), ...(repo ? { retriever: createCurriculumRetriever(repo, { k: 4 }) } : {}) });
 
 const all: Item[] = [];
 for await (const line of createInterface({ input: createReadStream(opts.data) })) if (line.trim()) all.push(Item.parse(JSON.parse(line)));
@@ -200,6 +201,7 @@ const extra = (d: AnalysisDetail) => ({
   s: latencies.at(-1),
   out_tokens: outTokens.at(-1),
   in_tokens: inTokens.at(-1),
+  cut: runtime?.lastCall?.cut ?? null,
 });
 
 /** Errors a learner would see with only the given gates on (span placement always). */

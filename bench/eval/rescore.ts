@@ -7,8 +7,9 @@
 // Usage: node bin/run-ts.js bench/eval/rescore.ts --runs a.jsonl[,b.jsonl] [--data ../shared/eval/jfleg-dev.jsonl]
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
-import { ALL_GATES, GATES, postCheckErrors, type Gate } from "../../src/analysis/postcheck.js";
+import { ALL_GATES, GATES, postCheckErrors, sameWords, type Gate } from "../../src/analysis/postcheck.js";
 import { disfluencies } from "../../src/analysis/metrics.js";
+import { perTokenGain } from "../../src/analysis/passes.js";
 import { joinWords } from "../../src/analysis/text.js";
 import { edits, f05, scoreToks as toks } from "../../src/analysis/eval-score.js";
 import type { LlmError } from "../../src/analysis/llm-schema.js";
@@ -41,7 +42,7 @@ interface Row {
   text?: string;
   raw: LlmError[] | null;
   before_fix?: LlmError[] | null;
-  verify?: { edit: string; delta: number }[] | null;
+  verify?: { edit: string; delta: number; original?: { logProb: number; tokens: number }; corrected?: { logProb: number; tokens: number } }[] | null;
   span_fix?: { asked: number; changed: number } | null;
   s?: number;
   out_tokens?: number;
@@ -54,13 +55,24 @@ interface Variant {
   noFix?: boolean;
   /** Keep only shown edits with at least this log-likelihood gain (needs --verify measure runs). */
   minGain?: number;
+  /** The gain per scored token (mean log-likelihood) instead of the sum: no bonus for deleting words. */
+  perToken?: boolean;
+  /** The answer as if cut after its first no-op error (analysis/answer-cut.ts; on answers read whole). */
+  cut?: boolean;
 }
 function shown(text: string, r: Row, v: Variant): LanguageError[] {
   const ws = words(text);
-  const answer = v.noFix ? (r.before_fix ?? r.raw!) : r.raw!;
-  const errs = postCheckErrors(answer, { words: ws, transcript: joinWords(ws), uncertain: ws.map(() => false), disfluent: disfluencies(ws).indices, gates: v.gates, asWritten: r.before_fix ?? r.raw! }).errors.filter((e) => e.type !== "recognition_uncertain");
+  let written = r.before_fix ?? r.raw!;
+  let answer = v.noFix ? written : r.raw!;
+  if (v.cut) {
+    // The span repair changes corrections, never the order or number of errors.
+    const k = written.findIndex((e) => sameWords(e.original, e.correction));
+    if (k >= 0) [written, answer] = [written.slice(0, k + 1), answer.slice(0, k + 1)];
+  }
+  const errs = postCheckErrors(answer, { words: ws, transcript: joinWords(ws), uncertain: ws.map(() => false), disfluent: disfluencies(ws).indices, gates: v.gates, asWritten: written }).errors.filter((e) => e.type !== "recognition_uncertain");
   if (v.minGain === undefined) return errs;
-  const gain = new Map((r.verify ?? []).map((x) => [x.edit, x.delta]));
+  const perToken = (x: NonNullable<Row["verify"]>[number]) => (x.original && x.corrected ? perTokenGain(x as Parameters<typeof perTokenGain>[0]) : x.delta);
+  const gain = new Map((r.verify ?? []).map((x) => [x.edit, v.perToken ? perToken(x) : x.delta]));
   return errs.filter((e) => (gain.get(`${e.original} -> ${e.correction}`) ?? Infinity) >= v.minGain!);
 }
 function corrected(text: string, errors: LanguageError[]): string {
@@ -74,6 +86,10 @@ const variants: Variant[] = [
   ...GATES.map((_, k) => ({ label: k === 0 ? "span only (before gates)" : `+ ${GATES[k]}`, gates: new Set(GATES.slice(0, k + 1)) })),
   ...GATES.filter((g) => g !== "span").map((g) => ({ label: `all but ${g}`, gates: new Set([...ALL_GATES].filter((x) => x !== g)) })),
   ...[-2, 0, 1].map((m) => ({ label: `all gates + likelihood check >= ${m}`, gates: new Set(ALL_GATES), minGain: m })),
+  { label: "all gates + likelihood check per token >= 0", gates: new Set(ALL_GATES), minGain: 0, perToken: true },
+  { label: "cut at the first no-op, all gates", gates: new Set(ALL_GATES), cut: true },
+  { label: "cut at the first no-op, all gates + likelihood check >= 0", gates: new Set(ALL_GATES), minGain: 0, cut: true },
+  { label: "cut at the first no-op, all gates + likelihood check per token >= 0", gates: new Set(ALL_GATES), minGain: 0, perToken: true, cut: true },
 ];
 for (const file of opts.runs.split(",")) {
   const rows = readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Row);

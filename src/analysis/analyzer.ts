@@ -11,7 +11,7 @@ import type { LlmError, LlmFeedback } from "./llm-schema.js";
 import { ChatNodeLlamaCpp } from "./models/embedded.js";
 import { disfluencies, fluencyMetrics, lexicalTokens } from "./metrics.js";
 import { createLlmBackend, type LlmBackend } from "./models/factory.js";
-import { editGain, repairCopiedSpans } from "./passes.js";
+import { editGain, perTokenGain, repairCopiedSpans } from "./passes.js";
 import { ALL_GATES, isConfused, postCheckErrors, sameWords, type Gate, type PostCheckContext } from "./postcheck.js";
 import { assessQuality, type QualityResult } from "./quality.js";
 import { joinWords } from "./text.js";
@@ -29,6 +29,8 @@ export interface AnalyzerDeps {
   gates?: ReadonlySet<Gate>;
   /** The span-repair pass (embedded only, default on): passes.ts. */
   spanFix?: boolean;
+  /** Stop answers early where the prompt version allows (answer-cut.ts; default on); eval:feedback --no-cut reads them whole. */
+  answerCut?: boolean;
   /**
    * The likelihood check (embedded only; default VERIFY_MARGIN): an edit is kept only when the
    * words with the correction are at most this much less likely (natural log, summed) than the
@@ -38,9 +40,10 @@ export interface AnalyzerDeps {
 }
 
 /**
- * 0: the corrected words must be at least as likely as the learner's (the issue's verification
- * pass). On JFLEG (40 sentences, 25 corrected, 8 spoken) it removed the one false flag and the one
- * spoken flag left after the gates and kept the true positive (docs/bench-analysis.md).
+ * 0: the corrected words must be at least as likely per token as the learner's (the issue's
+ * verification pass; passes.ts perTokenGain). On JFLEG (40 sentences, 25 corrected, 8 spoken) it
+ * removed the false flags and spoken flags left after the gates and kept the true positive
+ * (docs/bench-analysis.md).
  */
 export const VERIFY_MARGIN = 0;
 
@@ -56,7 +59,7 @@ export interface AnalysisDetail {
   beforeFix?: LlmError[];
   spanFix?: { asked: number; changed: number; tried: { original: string; best: string | null; gain: number | null }[] };
   /** Log-likelihood gain of each shown grammar edit (corrected minus original words, in context). */
-  verify?: { edit: string; delta: number; kept: boolean; repaired: boolean; original: { logProb: number; tokens: number }; corrected: { logProb: number; tokens: number } }[];
+  verify?: { edit: string; delta: number; perToken: number; kept: boolean; repaired: boolean; original: { logProb: number; tokens: number }; corrected: { logProb: number; tokens: number } }[];
 }
 
 interface Base {
@@ -268,7 +271,7 @@ export class LlmAnalyzer implements Analyzer {
     };
 
     await this.waitForFreeCore(input.sessionId, input.signal);
-    const result = await runFeedbackChain(this.backend, vars, input.signal, this.promptVersion); // LlmUnavailableError propagates
+    const result = await runFeedbackChain(this.backend, vars, input.signal, this.promptVersion, this.deps.answerCut ?? true); // LlmUnavailableError propagates
     const check: PostCheckContext = {
       words: report.transcript.words,
       transcript: base.transcript,
@@ -314,9 +317,9 @@ export class LlmAnalyzer implements Analyzer {
         const ws = base.transcript.offsets.findIndex((o) => o.start === e.start);
         const len = base.transcript.offsets.filter((o) => o.start >= e.start && o.end <= e.end).length;
         const g = await editGain(words, ws, len, e.original, e.correction, score);
-        const kept = margin === null || g.delta >= -margin;
+        const kept = margin === null || perTokenGain(g) >= -margin;
         const repaired = !!beforeFix && !beforeFix.some((x) => sameWords(x.original, e.original) && x.correction === e.correction);
-        verify.push({ edit: `${e.original} -> ${e.correction}`, delta: g.delta, kept, repaired, original: g.original, corrected: g.corrected });
+        verify.push({ edit: `${e.original} -> ${e.correction}`, delta: g.delta, perToken: perTokenGain(g), kept, repaired, original: g.original, corrected: g.corrected });
         if (kept) keep.push(e);
       }
       errors = keep;

@@ -7,20 +7,24 @@ import { fileURLToPath } from "node:url";
 import { ChatPromptTemplate, PromptTemplate } from "@langchain/core/prompts";
 import { AIMessage, HumanMessage, SystemMessage, type BaseMessage } from "@langchain/core/messages";
 import type { z } from "zod";
-import { LlmFeedbackV1, LlmFeedbackV2, LlmFeedbackV3, normalizeFeedback, type LlmFeedback } from "./llm-schema.js";
+import { LlmFeedbackV1, LlmFeedbackV2, LlmFeedbackV3, LlmFeedbackV4, normalizeFeedback, type LlmFeedback } from "./llm-schema.js";
 import type { LlmBackend, StructuredResult } from "./models/factory.js";
 import { parseProblem } from "./models/json-schema.js";
 import { LlmUnavailableError } from "./types.js";
+import { cutAtFirstNoop, type AnswerCut } from "./answer-cut.js";
 
 /** The prompt every report uses unless the caller picks another (eval:feedback --prompt). */
 export const PROMPT_VERSION = "feedback-v2";
-export const PROMPT_VERSIONS = ["feedback-v1", "feedback-v2", "feedback-v3"] as const;
+export const PROMPT_VERSIONS = ["feedback-v1", "feedback-v2", "feedback-v3", "feedback-v4"] as const;
 export type PromptVersion = (typeof PROMPT_VERSIONS)[number];
 const PROMPT_DIR = join(dirname(fileURLToPath(import.meta.url)), "prompts");
 const file = (version: PromptVersion, suffix: string) => readFileSync(join(PROMPT_DIR, `${version}.${suffix}`), "utf8");
 
 /** The zod schema of the LLM's answer for each prompt version. */
-export const FEEDBACK_SCHEMAS: Record<PromptVersion, z.ZodType> = { "feedback-v1": LlmFeedbackV1, "feedback-v2": LlmFeedbackV2, "feedback-v3": LlmFeedbackV3 };
+export const FEEDBACK_SCHEMAS: Record<PromptVersion, z.ZodType> = { "feedback-v1": LlmFeedbackV1, "feedback-v2": LlmFeedbackV2, "feedback-v3": LlmFeedbackV3, "feedback-v4": LlmFeedbackV4 };
+
+/** Versions whose answers may stop early (answer-cut.ts); the others are always read to the end. */
+export const ANSWER_CUTS: Partial<Record<PromptVersion, AnswerCut>> = { "feedback-v4": cutAtFirstNoop };
 
 export interface PromptVars {
   task: string;
@@ -118,12 +122,16 @@ function validate(version: PromptVersion, res: StructuredResult): { ok: true; va
   return { ok: false, problems: r.error.issues.slice(0, 8).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`) };
 }
 
-/** Runs the chain; throws LlmUnavailableError when the model cannot be reached. */
-export async function runFeedbackChain(backend: LlmBackend, vars: PromptVars, signal?: AbortSignal, version: PromptVersion = PROMPT_VERSION): Promise<ChainResult> {
+/**
+ * Runs the chain; throws LlmUnavailableError when the model cannot be reached. `cut`: stop the
+ * answer early where its version allows (ANSWER_CUTS) and the backend streams (default true).
+ */
+export async function runFeedbackChain(backend: LlmBackend, vars: PromptVars, signal?: AbortSignal, version: PromptVersion = PROMPT_VERSION, cut = true): Promise<ChainResult> {
   const schema = FEEDBACK_SCHEMAS[version];
+  const answerCut = cut ? ANSWER_CUTS[version] : undefined;
   const call = async (messages: BaseMessage[]): Promise<StructuredResult> => {
     try {
-      const structured = await backend.structured(schema);
+      const structured = await backend.structured(schema, answerCut ? { cut: answerCut } : {});
       return await structured.invoke(messages, { signal });
     } catch (e) {
       if (signal?.aborted) throw e;

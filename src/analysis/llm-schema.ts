@@ -75,6 +75,18 @@ export const LlmFeedbackV3 = z.object({
   strength: z.string().max(60),
 });
 
+/**
+ * feedback-v4: v2's fields and bounds, the level and strength written before the errors. An answer
+ * can then be cut as soon as its errors go wrong (analysis/answer-cut.ts) and still carry a level
+ * and a strength: the output tokens, most of a report's time on a CPU, stop with the last error
+ * worth reading.
+ */
+export const LlmFeedbackV4 = z.object({
+  level: LlmFeedbackV2.shape.level,
+  strength: LlmFeedbackV2.shape.strength,
+  errors: LlmFeedbackV2.shape.errors,
+});
+
 /** The severity v3 leaves to the code: the edits the gates keep are minimal, word-level ones. */
 export const V3_SEVERITY = "moderate" as const;
 
@@ -98,7 +110,7 @@ export interface LlmFeedback {
 }
 
 /** Any version's validated answer in the one shape the analyzer merges. */
-export function normalizeFeedback(value: unknown, version: "feedback-v1" | "feedback-v2" | "feedback-v3"): LlmFeedback {
+export function normalizeFeedback(value: unknown, version: "feedback-v1" | "feedback-v2" | "feedback-v3" | "feedback-v4"): LlmFeedback {
   if (version === "feedback-v1") return value as z.infer<typeof LlmFeedbackV1>;
   const v = value as z.infer<typeof LlmFeedbackV2> | z.infer<typeof LlmFeedbackV3>;
   const errors: LlmError[] = v.errors.map((e) => ({ severity: V3_SEVERITY, ...e }));

@@ -74,6 +74,16 @@ export async function repairCopiedSpans(errors: readonly LlmError[], words: read
   return res;
 }
 
+/**
+ * The likelihood check's figure: the gain in mean log-likelihood per scored token. A sum would
+ * favour any edit that deletes words (fewer tokens, fewer negative terms): measured, it kept
+ * "Take toys for example -> take toys" (+4.4 nats summed, -1.1 per token), a deletion no human
+ * correction makes (docs/bench-analysis.md).
+ */
+export function perTokenGain(g: { original: { logProb: number; tokens: number }; corrected: { logProb: number; tokens: number } }): number {
+  return g.corrected.logProb / Math.max(1, g.corrected.tokens) - g.original.logProb / Math.max(1, g.original.tokens);
+}
+
 /** Log-likelihood gain of an edit in its neighbourhood (corrected words minus original words). */
 export async function editGain(words: readonly string[], ws: number, len: number, original: string, correction: string, score: Scorer): Promise<{ delta: number; original: { logProb: number; tokens: number }; corrected: { logProb: number; tokens: number } }> {
   const { context, after } = neighbourhood(words, ws, len);

@@ -14,6 +14,7 @@ import { getLlama, LlamaChat, type ChatHistoryItem, type Llama, type LlamaContex
 import type { z } from "zod";
 import { AsyncQueue } from "../../util/async-queue.js";
 import { grammarJsonSchema, isZodSchema, parseProblem } from "./json-schema.js";
+import type { AnswerCut } from "../answer-cut.js";
 
 export interface EmbeddedRuntimeOptions {
   modelPath: string;
@@ -42,7 +43,7 @@ export class EmbeddedRuntime {
   private free: LlamaContextSequence[] = [];
   private readonly all: LlamaContextSequence[] = [];
   /** Timing of the last finished request (benches and evals read it). */
-  lastCall: { ttftMs: number | null; totalMs: number; inputTokens: number; outputTokens: number } | null = null;
+  lastCall: { ttftMs: number | null; totalMs: number; inputTokens: number; outputTokens: number; cut: boolean } | null = null;
   /** Side calls (likelihood scoring, short generations) since load, apart from lastCall: what the extra passes cost. */
   sideCalls = { calls: 0, ms: 0, inputTokens: 0, outputTokens: 0 };
   private waiters: ((s: LlamaContextSequence) => void)[] = [];
@@ -202,6 +203,8 @@ export class EmbeddedRuntime {
 export interface ChatNodeLlamaCppCallOptions extends BaseChatModelCallOptions {
   /** JSON schema (grammar subset) the output must follow; set by withStructuredOutput. */
   jsonSchema?: Record<string, unknown>;
+  /** Ends the answer early with the text it returns (analysis/answer-cut.ts); set by withStructuredOutput. */
+  answerCut?: AnswerCut;
 }
 
 export interface ChatNodeLlamaCppParams extends BaseChatModelParams {
@@ -280,25 +283,40 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions,
     const t0 = performance.now();
     const meter0 = seq.tokenMeter.getState();
     let first: number | null = null;
+    // The cut stops generation through its own signal: the caller's abort still throws.
+    const cutter = options.answerCut ? new AbortController() : null;
+    let streamed = "";
+    let cutText: string | null = null;
     try {
-      const res = await chat.generateResponse(toHistory(messages), {
-        signal,
-        stopOnAbortSignal: false,
-        maxTokens: this.maxTokens,
-        temperature: this.temperature,
-        ...(grammar ? { grammar } : {}),
-        onTextChunk: (t) => {
-          first ??= performance.now();
-          onText?.(t);
-        },
-        ...(options.stop?.length ? { customStopTriggers: options.stop } : {}),
-      });
+      const res = await chat
+        .generateResponse(toHistory(messages), {
+          signal: cutter ? AbortSignal.any([cutter.signal, ...(signal ? [signal] : [])]) : signal,
+          stopOnAbortSignal: false,
+          maxTokens: this.maxTokens,
+          temperature: this.temperature,
+          ...(grammar ? { grammar } : {}),
+          onTextChunk: (t) => {
+            first ??= performance.now();
+            if (cutText !== null) return;
+            onText?.(t);
+            if (!cutter) return;
+            streamed += t;
+            cutText = options.answerCut!(streamed);
+            if (cutText !== null) cutter.abort();
+          },
+          ...(options.stop?.length ? { customStopTriggers: options.stop } : {}),
+        })
+        .catch((e: unknown) => {
+          if (cutText !== null && !signal?.aborted) return { response: cutText };
+          throw e;
+        });
       const meter = seq.tokenMeter.getState();
       const call = {
         ttftMs: first === null ? null : first - t0,
         totalMs: performance.now() - t0,
         inputTokens: meter.usedInputTokens - meter0.usedInputTokens,
         outputTokens: meter.usedOutputTokens - meter0.usedOutputTokens,
+        cut: cutText !== null,
       };
       if (this.side) {
         const s = this.runtime.sideCalls;
@@ -368,7 +386,8 @@ export class ChatNodeLlamaCpp extends BaseChatModel<ChatNodeLlamaCppCallOptions,
   /** Structured output through a JSON-schema grammar: the text always parses; zod then validates. */
   override withStructuredOutput(schema: any, config?: any): Runnable<BaseLanguageModelInput, any> {
     const jsonSchema = grammarJsonSchema(schema);
-    const bound = this.withConfig({ jsonSchema } as Partial<ChatNodeLlamaCppCallOptions>);
+    const answerCut = config?.cut as AnswerCut | undefined;
+    const bound = this.withConfig({ jsonSchema, ...(answerCut ? { answerCut } : {}) } as Partial<ChatNodeLlamaCppCallOptions>);
     const parse = (raw: BaseMessage): unknown => {
       const value: unknown = JSON.parse(text(raw));
       return isZodSchema(schema) ? (schema as z.ZodType).parse(value) : value;

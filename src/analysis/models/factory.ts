@@ -18,6 +18,7 @@ import { defaultLlmEntry } from "../../models/catalogue.js";
 import type { Logger } from "../../util/log.js";
 import { findModelFile } from "../../util/model-path.js";
 import { LlmUnavailableError } from "../types.js";
+import type { AnswerCut } from "../answer-cut.js";
 import { ChatNodeLlamaCpp, EmbeddedRuntime } from "./embedded.js";
 
 /** The catalogue's default LLM file (src/models/catalogue.ts DEFAULT_LLM_MODEL): what `models pull` fetches is what loads. */
@@ -26,6 +27,11 @@ export const DEFAULT_REMOTE_MODEL = { ollama: "llama3:8b-instruct-q4_K_M", opena
 
 /** `error`: the provider parsed inside the call and refused the answer; `raw` keeps the text for the repair turn. */
 export type StructuredResult = { raw: BaseMessage; parsed: unknown | null; error?: string };
+
+export interface StructuredOptions {
+  /** Stop the answer early (analysis/answer-cut.ts); backends that do not stream the answer read it whole. */
+  cut?: AnswerCut;
+}
 
 export interface LlmCapabilities {
   /**
@@ -46,7 +52,7 @@ export interface LlmBackend {
   /** e.g. "embedded:qwen2.5-coder-0.5b-instruct-q4_k_m.gguf" */
   readonly name: string;
   chatModel(): Promise<BaseChatModel>;
-  structured(schema: z.ZodType): Promise<Runnable<BaseLanguageModelInput, StructuredResult>>;
+  structured(schema: z.ZodType, options?: StructuredOptions): Promise<Runnable<BaseLanguageModelInput, StructuredResult>>;
   /** Inference threads this backend may use now (embedded only; remote servers ignore it). */
   setThreadBudget(threads: number): void;
   /** Embedded only: evaluate the prompt prefix every report shares once, now (remote: no-op). */
@@ -136,7 +142,7 @@ function embeddedBackend(config: Config, logger: Logger, options: BackendOptions
     capabilities: EMBEDDED,
     name: `embedded:${modelPath.split("/").pop()}`,
     chatModel: load,
-    structured: async (schema) => (await load()).withStructuredOutput(schema, { includeRaw: true }) as Runnable<BaseLanguageModelInput, StructuredResult>,
+    structured: async (schema, opts) => (await load()).withStructuredOutput(schema, { includeRaw: true, cut: opts?.cut }) as Runnable<BaseLanguageModelInput, StructuredResult>,
     setThreadBudget: (threads) => {
       budget = Math.max(1, Math.floor(threads));
       model?.runtime.setMaxThreads(Math.min(wanted, budget));
