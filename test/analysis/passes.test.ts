@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { editGain, FIX_MIN_GAIN, repairCopiedSpans, type Scorer } from "../../src/analysis/passes.js";
+import { editGain, FIX_MIN_GAIN, repairCopiedSpans, type Scorer, perTokenGain } from "../../src/analysis/passes.js";
 import type { LlmError } from "../../src/analysis/llm-schema.js";
 
 const err = (original: string, correction: string, explanation: string): LlmError => ({ original, correction, explanation, type: "verb_form", severity: "moderate" });
@@ -63,4 +63,15 @@ test("editGain is the corrected words' log-likelihood minus the original's in th
   const g = await editGain(words, 1, 1, "work", "works", s);
   assert.equal(g.delta, 5);
   assert.equal(s.calls[0]!.context, s.calls[1]!.context);
+});
+
+test("the likelihood check's figure is per token: a deletion gains nothing for being shorter", () => {
+  // "Take toys for example -> take toys" as measured: +4.4 nats summed, -1.1 per token.
+  const deletion = { original: { logProb: -78.98, tokens: 11 }, corrected: { logProb: -74.6, tokens: 9 } };
+  assert.ok(deletion.corrected.logProb - deletion.original.logProb > 0);
+  assert.ok(perTokenGain(deletion) < 0);
+  // Same length: the per-token gain is the summed gain over the token count.
+  assert.equal(perTokenGain({ original: { logProb: -20, tokens: 4 }, corrected: { logProb: -12, tokens: 4 } }), 2);
+  // A zero-token text (an edit that deletes everything) never divides by zero.
+  assert.ok(Number.isFinite(perTokenGain({ original: { logProb: -5, tokens: 2 }, corrected: { logProb: 0, tokens: 0 } })));
 });
