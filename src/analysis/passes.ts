@@ -4,9 +4,10 @@
 // Span repair: small models often explain an error right and copy the original into the
 // correction ("buyed -> buyed", "Yesterday is past: buy becomes bought"); the differs gate drops
 // such an edit. The prompt asks for explanations that end on the right form ("go becomes went"),
-// so the explanation's last word is the candidate: it replaces one word of the quoted span, and the
-// variant the model finds most likely in the sentence is the correction when it beats the original
-// words by FIX_MIN_GAIN. Asking the model to write the corrected words again
+// so the explanation's last word is the candidate: it replaces one word of the quoted span (never
+// so that it repeats another word of the sentence in another form), and the variant the model
+// finds most likely in the sentence is the correction when it beats the original words by
+// FIX_MIN_GAIN. Asking the model to write the corrected words again
 // (free generation, isolated prompt) was measured first and dropped: the 0.5B default copied its
 // explanation's words into the span ("in the morning -> the past of morning"), docs/bench-analysis.md.
 //
@@ -31,6 +32,23 @@ export function neighbourhood(words: readonly string[], ws: number, len: number)
   return { context: before ? `${PREAMBLE} ${before}` : PREAMBLE, after: words.slice(ws + len, ws + len + SCORE_WORDS_AFTER).join(" ") };
 }
 const textOf = (span: string, after: string) => ` ${span}${after ? ` ${after}` : ""}`;
+
+/** Letters two words must share at the start to count as forms of one word ("system", "systems"). */
+export const STEM_LETTERS = 4;
+const stemOf = (w: string) => normalizeWord(w).slice(0, STEM_LETTERS);
+
+/**
+ * True when `candidate`, put at word `at`, would be a form of another word of the sentence
+ * ("This system of economics -> This system of systems", "but in contrasting -> contrasts in
+ * contrasting"): the model has copied the sentence's own words into its explanation, the failure
+ * measured for free re-generation too. Only the replaced word may share its stem ("apple ->
+ * apples").
+ */
+function repeatsAStem(candidate: string, words: readonly string[], at: number): boolean {
+  if (normalizeWord(candidate).length < STEM_LETTERS) return false;
+  const stem = stemOf(candidate);
+  return words.some((w, i) => i !== at && normalizeWord(w).length >= STEM_LETTERS && stemOf(w) === stem);
+}
 
 export interface SpanRepairResult {
   errors: LlmError[];
@@ -59,6 +77,7 @@ export async function repairCopiedSpans(errors: readonly LlmError[], words: read
     let best: { text: string; logProb: number } | null = null;
     for (let k = 0; k < span.length; k++) {
       for (const c of candidates) {
+        if (repeatsAStem(c, words, ws + k)) continue;
         const variant = span.map((w, j) => (j === k ? c : w)).join(" ");
         const r = await score(context, textOf(variant, after));
         if (!best || r.logProb > best.logProb) best = { text: variant, logProb: r.logProb };

@@ -75,3 +75,14 @@ test("the likelihood check's figure is per token: a deletion gains nothing for b
   // A zero-token text (an edit that deletes everything) never divides by zero.
   assert.ok(Number.isFinite(perTokenGain({ original: { logProb: -5, tokens: 2 }, corrected: { logProb: 0, tokens: 0 } })));
 });
+
+test("a repair never makes the candidate a second form of another word of the sentence; the replaced word itself may share it", async () => {
+  // Measured with the real 0.5B: "This system of economics" -> "This system of systems" (+3.2 nats).
+  const liked = scorer({ systems: 0, apples: 0 });
+  const r = await repairCopiedSpans([err("This system of economics", "This system of economics", "The plural is systems")], "This system of economics is the best .".split(" "), liked);
+  const scored = liked.calls.map((c) => c.text.trim());
+  assert.ok(!scored.some((t) => /system\b.*\bsystems|systems\b.*\bsystem\b/.test(t)), `a variant with two forms of "system" was scored: ${JSON.stringify(scored)}`);
+  assert.equal(r.errors[0]!.correction, "This systems of economics", "only the word that shares the stem was a place for the candidate");
+  const plural = await repairCopiedSpans([err("three apple", "three apple", "More than one: apples")], "I bought three apple yesterday".split(" "), liked);
+  assert.equal(plural.errors[0]!.correction, "three apples", "the word replaced is the one that shares the stem");
+});
