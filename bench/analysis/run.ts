@@ -25,7 +25,7 @@
 // Model files (never committed): generator commands in docs/bench-analysis.md.
 import { SAMPLE_RATE } from "../../src/domain/audio.js";
 import { existsSync, statSync, writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { Command } from "commander";
 import type { LlamaContextSequence } from "node-llama-cpp";
@@ -396,7 +396,7 @@ const label: Record<Condition, string> = {
 };
 const out: string[] = [];
 out.push(`cores ${CORES} (${machine.cpu}); load average (1/5/15 min) at start ${machine.loadStart}, at end ${machine.loadEnd}`);
-out.push(`output token limit ${opts.tokens}; report time limit ${opts.timeoutS} s; STT: ${STREAMS} streams x whisper.cpp tiny.en shape (random weights), 1 thread per decode, update every ${DEFAULT_POLICY.updateMs} ms`);
+out.push(`output token limit ${opts.tokens}; report time limit ${opts.timeoutS} s; STT: ${STREAMS} streams x whisper.cpp ${opts.whisper ? `${basename(opts.whisper)} (the given file)` : "tiny.en shape (random weights)"}, 1 thread per decode, update every ${DEFAULT_POLICY.updateMs} ms`);
 out.push("");
 out.push("| shape | file MB | load s | grammar s | RSS MB |");
 out.push("|---|---|---|---|---|");
