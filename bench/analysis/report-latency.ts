@@ -4,7 +4,7 @@
 // the provisional report (transcript, fluency, vocabulary) and the complete report arrive after
 // `end`, and the time to first token of each LLM call. Issue 13, acceptance 3.
 // Usage: node bin/run-ts.js bench/analysis/report-latency.ts [--runs 3] [--model <gguf>] [--whisper <bin>]
-//          [--threads 0] [--json out.json]
+//          [--threads 0] [--prompt feedback-v4] [--json out.json]
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir, loadavg } from "node:os";
 import { join, resolve } from "node:path";
@@ -24,9 +24,10 @@ const opts = new Command()
   .option("--whisper <bin>", "whisper.cpp model", join(REAL, "ggml-tiny.en.bin"))
   .option("--audio <dir>", "folder with jfk.wav and the espeak learner sentences", "../shared/audio")
   .option("--threads <n>", "PARLANCE_LLM_THREADS (0 = all cores)", "0")
+  .option("--prompt <version>", "PARLANCE_ANALYSIS_PROMPT (unset = the default)")
   .option("--json <file>", "results as JSON")
   .parse()
-  .opts<{ runs: string; model: string; whisper: string; audio: string; threads: string; json?: string }>();
+  .opts<{ runs: string; model: string; whisper: string; audio: string; threads: string; prompt?: string; json?: string }>();
 
 // ~30 s of speech: a speech, two learner sentences with errors, the speech again.
 const parts = ["jfk.wav", "espeak-grammar-errors.wav", "espeak-grammar-errors-2.wav", "jfk.wav"].map((f) => readWav(join(opts.audio, f)).pcm);
@@ -46,6 +47,7 @@ const config = loadConfig({
     PARLANCE_LLM_PROVIDER: "embedded",
     PARLANCE_LLM_MODEL: opts.model,
     PARLANCE_LLM_THREADS: opts.threads,
+    ...(opts.prompt ? { PARLANCE_ANALYSIS_PROMPT: opts.prompt } : {}),
   },
 });
 const app = await startApp(config, logger);

@@ -6,7 +6,7 @@ import type { Document } from "@langchain/core/documents";
 import type { Config } from "../config/index.js";
 import { Report, REPORT_SCHEMA_VERSION, type LlmStatus, type Recommendation, type Resource } from "../protocol/report.js";
 import type { Logger } from "../util/log.js";
-import { PROMPT_VERSION, promptPrefix, runFeedbackChain, type PromptVars, type PromptVersion } from "./chain.js";
+import { promptPrefix, runFeedbackChain, type PromptVars, type PromptVersion } from "./chain.js";
 import type { LlmError, LlmFeedback } from "./llm-schema.js";
 import { ChatNodeLlamaCpp } from "./models/embedded.js";
 import { disfluencies, fluencyMetrics, lexicalTokens } from "./metrics.js";
@@ -23,7 +23,7 @@ export interface AnalyzerDeps {
   retriever?: BaseRetriever;
   /** For tests: a ready backend instead of the one config.llm describes. */
   backend?: LlmBackend;
-  /** Prompt version (default PROMPT_VERSION); eval:feedback compares versions. */
+  /** Prompt version (default analysis.prompt); eval:feedback compares versions. */
   promptVersion?: PromptVersion;
   /** Post-check gates to apply (default all); eval:feedback measures each. */
   gates?: ReadonlySet<Gate>;
@@ -73,7 +73,7 @@ export function deterministicReport(input: AnalysisInput, config: Pick<Config, "
   return buildBase(input, config, llmStatus, modelName).report;
 }
 
-function buildBase(input: AnalysisInput, config: Pick<Config, "analysis">, llmStatus: LlmStatus, modelName: string, promptVersion: string = PROMPT_VERSION): Base {
+function buildBase(input: AnalysisInput, config: Pick<Config, "analysis">, llmStatus: LlmStatus, modelName: string, promptVersion: string = config.analysis.prompt): Base {
   const words = input.words;
   const transcript = joinWords(words);
   const quality = assessQuality(words, { confidenceThreshold: config.analysis.confidenceThreshold, minWords: config.analysis.minWords });
@@ -154,7 +154,7 @@ export class LlmAnalyzer implements Analyzer {
     private readonly backend: LlmBackend,
   ) {
     this.modelName = backend.name;
-    this.promptVersion = deps.promptVersion ?? PROMPT_VERSION;
+    this.promptVersion = deps.promptVersion ?? config.analysis.prompt;
     this.applyThreadBudget();
   }
 

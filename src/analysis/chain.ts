@@ -13,10 +13,9 @@ import { parseProblem } from "./models/json-schema.js";
 import { LlmUnavailableError } from "./types.js";
 import { cutAtFirstNoop, type AnswerCut } from "./answer-cut.js";
 
-/** The prompt every report uses unless the caller picks another (eval:feedback --prompt). */
-export const PROMPT_VERSION = "feedback-v2";
-export const PROMPT_VERSIONS = ["feedback-v1", "feedback-v2", "feedback-v3", "feedback-v4"] as const;
-export type PromptVersion = (typeof PROMPT_VERSIONS)[number];
+import { PROMPT_VERSION, PROMPT_VERSIONS, type PromptVersion } from "./prompt-versions.js";
+
+export { PROMPT_VERSION, PROMPT_VERSIONS, type PromptVersion };
 const PROMPT_DIR = join(dirname(fileURLToPath(import.meta.url)), "prompts");
 const file = (version: PromptVersion, suffix: string) => readFileSync(join(PROMPT_DIR, `${version}.${suffix}`), "utf8");
 

@@ -3,6 +3,7 @@
 import { z } from "zod";
 import { isAddressOrCidr } from "../transport/client-address.js";
 import { MAX_AUTH_MESSAGE_BYTES } from "../protocol/messages.js";
+import { PROMPT_VERSION, PROMPT_VERSIONS } from "../analysis/prompt-versions.js";
 
 /** A duration in ms; `min` where a smaller value would break the feature (refused, not bent). */
 const ms = (d: number, min = 0) => z.coerce.number().int().min(min).default(d);
@@ -298,6 +299,8 @@ export const ConfigSchema = z.object({
       onUtteranceEnd: bool.default(false),
       /** A transcript with fewer words gets no language feedback ("unusable"). */
       minWords: z.coerce.number().int().min(0).default(5),
+      /** Prompt version of the LLM's part (src/analysis/prompts): `feedback-v4` is faster, `feedback-v2` more precise (docs/bench-analysis.md). */
+      prompt: z.enum(PROMPT_VERSIONS).default(PROMPT_VERSION),
       /** Words Whisper is less sure of than this count as uncertain in the quality gate. */
       confidenceThreshold: z.coerce.number().min(0).max(1).default(0.5),
       /** Tries per analysis before it fails for good. */

@@ -66,3 +66,25 @@ test("provisional report: not sent when no LLM runs (unusable transcript), and a
   assert.equal(r.status, "complete");
   assert.deepEqual(events, ["llm"]);
 });
+
+test("analysis.prompt picks the prompt version; only feedback-v4 asks the backend to cut its answer, and the report records the version", async () => {
+  const answer = { level: { cefr: "A2", reason: "Simple sentence." }, strength: "Clear time phrase.", errors: [{ original: "I go", explanation: "Past time: go becomes went.", correction: "I went", type: "tense", severity: "moderate" }] };
+  for (const [prompt, cuts] of [["feedback-v4", true], ["feedback-v2", false]] as const) {
+    const asked: boolean[] = [];
+    const b = backend(answer, []);
+    const inner = b.structured;
+    b.structured = async (schema, opts) => {
+      asked.push(typeof opts?.cut === "function");
+      return inner(schema, opts);
+    };
+    const cfg = ConfigSchema.parse({ llm: { provider: "ollama" }, analysis: { prompt } });
+    const analyzer = await createAnalyzer(cfg, { logger: silentLogger, backend: b });
+    assert.equal(analyzer.promptVersion, prompt);
+    const report = await analyzer.analyze({ sessionId: `v-${prompt}`, language: "en", words });
+    assert.deepEqual(asked, [cuts]);
+    assert.equal(report.versions.prompt, prompt);
+    assert.deepEqual(report.errors.map((e) => [e.original, e.correction]), [["I go", "I went"]]);
+  }
+  // Outside the listed versions, the configuration refuses the value.
+  assert.throws(() => ConfigSchema.parse({ analysis: { prompt: "feedback-v9" } }));
+});

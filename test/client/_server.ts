@@ -13,6 +13,7 @@ import type { AnalysisQueue, EnqueueRequest } from "../../src/jobs/types.js";
 import type { Report } from "../../src/protocol/report.js";
 import type { GatewayDeps } from "../../src/transport/server.js";
 import { silentLogger } from "../../src/util/log.js";
+import { ConfigSchema } from "../../src/config/index.js";
 
 export const JFK_TEXT = "And so my fellow Americans ask not what your country can do for you ask what you can do for your country";
 
@@ -44,7 +45,7 @@ export async function startClientTestServer(opts: { env?: Record<string, string>
         const idx = jobs.indexOf(req);
         const seconds = (received[idx]?.samples ?? 0) / 16000;
         const words = script.filter((w) => w.end <= seconds).map((w) => ({ word: w.word, start: w.start, end: w.end, confidence: w.probability ?? 0.9 }));
-        const report = deterministicReport({ sessionId: req.sessionId, language: "en", words }, { analysis: { onUtteranceEnd: false, minWords: 5, confidenceThreshold: 0.5, maxAttempts: 1, retryBaseMs: 0, retryMaxMs: 0, concurrency: 1, maxDeferMs: 0 } }, "ok", "scripted-test-analysis");
+        const report = deterministicReport({ sessionId: req.sessionId, language: "en", words }, { analysis: { ...ConfigSchema.parse({}).analysis, maxAttempts: 1, retryBaseMs: 0, retryMaxMs: 0, maxDeferMs: 0 } }, "ok", "scripted-test-analysis");
         const at = report.transcript.text.indexOf("ask not");
         if (at >= 0) {
           report.errors.push({ start: at, end: at + 7, original: "ask not", correction: "do not ask", type: "word_order", explanation: "Scripted by the test: a modern speaker would put the auxiliary first.", severity: "minor" });
