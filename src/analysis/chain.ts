@@ -12,7 +12,6 @@ import type { LlmBackend, StructuredResult } from "./models/factory.js";
 import { parseProblem } from "./models/json-schema.js";
 import { LlmUnavailableError } from "./types.js";
 import { cutAtFirstNoop, type AnswerCut } from "./answer-cut.js";
-
 import { PROMPT_VERSION, PROMPT_VERSIONS, type PromptVersion } from "./prompt-versions.js";
 
 export { PROMPT_VERSION, PROMPT_VERSIONS, type PromptVersion };

@@ -71,3 +71,21 @@ test("analyzer on the embedded provider: the full report schema, model and promp
     await analyzer.close();
   }
 });
+
+test("an answer cut: generation stops when the cut returns a text, that text is the answer; the caller's abort still throws", async () => {
+  const model = new ChatNodeLlamaCpp({ runtime, maxTokens: 200 });
+  const seen: string[] = [];
+  const cut = (partial: string) => {
+    seen.push(partial);
+    return partial.length >= 8 ? '{"verdict":"no","items":[]}' : null;
+  };
+  const out = await model.withStructuredOutput(Small, { includeRaw: true, cut }).invoke([["human", "Is this correct: I goes home?"]]);
+  assert.deepEqual(out.parsed, { verdict: "no", items: [] });
+  assert.equal(runtime.lastCall?.cut, true);
+  // Each call saw the whole answer so far: every text extends the one before, and the last one
+  // is the first that was long enough (nothing was generated past the cut into the answer).
+  for (let i = 1; i < seen.length; i++) assert.ok(seen[i]!.startsWith(seen[i - 1]!));
+  assert.ok(seen.at(-1)!.length >= 8 && seen.slice(0, -1).every((s) => s.length < 8));
+  const aborted = AbortSignal.abort(new Error("caller gave up"));
+  await assert.rejects(model.withStructuredOutput(Small, { includeRaw: true, cut }).invoke([["human", "Again?"]], { signal: aborted }));
+});
