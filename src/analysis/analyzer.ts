@@ -33,7 +33,7 @@ export interface AnalyzerDeps {
   answerCut?: boolean;
   /**
    * The likelihood check (embedded only; default VERIFY_MARGIN): an edit is kept only when the
-   * words with the correction are at most this much less likely (natural log, summed) than the
+   * words with the correction are at most this much less likely (natural log, per scored token) than the
    * original's. `null` measures the gains without dropping anything (eval:feedback --verify measure).
    */
   verifyMargin?: number | null;
