@@ -12,6 +12,8 @@ import { ChatNodeLlamaCpp } from "./models/embedded.js";
 import { disfluencies, fluencyMetrics, lexicalTokens } from "./metrics.js";
 import { createLlmBackend, type LlmBackend } from "./models/factory.js";
 import { editGain, perTokenGain, repairCopiedSpans } from "./passes.js";
+import { likelihoodEdits, type LmEditResult } from "./lm-edits.js";
+import { LIKELIHOOD_ERRORS, LIKELIHOOD_FALLBACK } from "./prompt-versions.js";
 import { ALL_GATES, isConfused, postCheckErrors, sameWords, type Gate, type PostCheckContext } from "./postcheck.js";
 import { assessQuality, type QualityResult } from "./quality.js";
 import { joinWords } from "./text.js";
@@ -60,6 +62,8 @@ export interface AnalysisDetail {
   spanFix?: { asked: number; changed: number; tried: { original: string; best: string | null; gain: number | null }[] };
   /** Log-likelihood gain of each shown grammar edit (corrected minus original words, in context). */
   verify?: { edit: string; delta: number; perToken: number; kept: boolean; repaired: boolean; original: { logProb: number; tokens: number }; corrected: { logProb: number; tokens: number } }[];
+  /** Likelihood versions (feedback-v5): the candidate edits, how many passed the screen, and every verified one. */
+  lmEdits?: Omit<LmEditResult, "errors">;
 }
 
 interface Base {
@@ -154,7 +158,10 @@ export class LlmAnalyzer implements Analyzer {
     private readonly backend: LlmBackend,
   ) {
     this.modelName = backend.name;
-    this.promptVersion = deps.promptVersion ?? config.analysis.prompt;
+    const wanted = deps.promptVersion ?? config.analysis.prompt;
+    // A remote API gives no log-probabilities: the model writes its errors there.
+    this.promptVersion = LIKELIHOOD_ERRORS.has(wanted) && !backend.capabilities.logProbs ? LIKELIHOOD_FALLBACK : wanted;
+    if (this.promptVersion !== wanted) deps.logger.info({ wanted, using: this.promptVersion, backend: backend.name }, "this LLM backend cannot score text; its errors come from the model's answer");
     this.applyThreadBudget();
   }
 
@@ -288,11 +295,20 @@ export class LlmAnalyzer implements Analyzer {
     const gates = this.deps.gates ?? ALL_GATES;
     // Only a backend that scores text (the embedded model) runs the likelihood passes.
     const chat = this.backend.capabilities.logProbs ? await this.backend.chatModel() : null;
-    const score = chat instanceof ChatNodeLlamaCpp ? (context: string, text: string) => chat.runtime.logProb(context, text) : null;
+    const runtime = chat instanceof ChatNodeLlamaCpp ? chat.runtime : null;
+    const score = runtime ? (context: string, text: string) => runtime.logProb(context, text) : null;
     let beforeFix: LlmError[] | undefined;
     let spanFix: AnalysisDetail["spanFix"];
+    let lmEdits: AnalysisDetail["lmEdits"];
+    const byLikelihood = LIKELIHOOD_ERRORS.has(this.promptVersion) && !!runtime && !!score;
+    if (runtime && score && byLikelihood) {
+      const skip = (i: number) => !!base.quality.uncertain[i] || !!check.disfluent?.has(i);
+      const { errors: found, ...rest } = await likelihoodEdits(words, skip, runtime, score, undefined, input.signal);
+      result.feedback = { ...result.feedback, errors: found };
+      lmEdits = rest;
+    }
     // A confused answer is dropped whole by its gate: nothing to repair.
-    if (score && (this.deps.spanFix ?? true) && !(gates.has("confused") && isConfused(result.feedback.errors))) {
+    if (score && !byLikelihood && (this.deps.spanFix ?? true) && !(gates.has("confused") && isConfused(result.feedback.errors))) {
       const fixed = await repairCopiedSpans(result.feedback.errors, words, score);
       if (fixed.asked) {
         beforeFix = result.feedback.errors;
@@ -306,7 +322,8 @@ export class LlmAnalyzer implements Analyzer {
     let errors = checked.errors;
     let verify: AnalysisDetail["verify"];
     const margin = this.deps.verifyMargin === undefined ? VERIFY_MARGIN : this.deps.verifyMargin;
-    if (score) {
+    // Likelihood edits were verified when they were found.
+    if (score && !byLikelihood) {
       verify = [];
       const keep: typeof errors = [];
       for (const e of errors) {
@@ -332,7 +349,7 @@ export class LlmAnalyzer implements Analyzer {
       docs.push(...found);
     }
     const merged = this.merge(report, errors, result.feedback, result.status as "ok" | "repaired", byId, docs);
-    return { report: Report.parse(merged), feedback: result.feedback, check, offeredLessons: [...byId.keys()], ...(beforeFix ? { beforeFix } : {}), ...(spanFix ? { spanFix } : {}), ...(verify ? { verify } : {}) };
+    return { report: Report.parse(merged), feedback: result.feedback, check, offeredLessons: [...byId.keys()], ...(beforeFix ? { beforeFix } : {}), ...(spanFix ? { spanFix } : {}), ...(verify ? { verify } : {}), ...(lmEdits ? { lmEdits } : {}) };
   }
 
   /** v2: one recommendation per error type (most frequent first), citing lessons tagged with it. */

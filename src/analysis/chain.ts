@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { ChatPromptTemplate, PromptTemplate } from "@langchain/core/prompts";
 import { AIMessage, HumanMessage, SystemMessage, type BaseMessage } from "@langchain/core/messages";
 import type { z } from "zod";
-import { LlmFeedbackV1, LlmFeedbackV2, LlmFeedbackV3, LlmFeedbackV4, normalizeFeedback, type LlmFeedback } from "./llm-schema.js";
+import { LlmFeedbackV1, LlmFeedbackV2, LlmFeedbackV3, LlmFeedbackV4, LlmFeedbackV5, normalizeFeedback, type LlmFeedback } from "./llm-schema.js";
 import type { LlmBackend, StructuredResult } from "./models/factory.js";
 import { parseProblem } from "./models/json-schema.js";
 import { LlmUnavailableError } from "./types.js";
@@ -19,7 +19,7 @@ const PROMPT_DIR = join(dirname(fileURLToPath(import.meta.url)), "prompts");
 const file = (version: PromptVersion, suffix: string) => readFileSync(join(PROMPT_DIR, `${version}.${suffix}`), "utf8");
 
 /** The zod schema of the LLM's answer for each prompt version. */
-export const FEEDBACK_SCHEMAS: Record<PromptVersion, z.ZodType> = { "feedback-v1": LlmFeedbackV1, "feedback-v2": LlmFeedbackV2, "feedback-v3": LlmFeedbackV3, "feedback-v4": LlmFeedbackV4 };
+export const FEEDBACK_SCHEMAS: Record<PromptVersion, z.ZodType> = { "feedback-v1": LlmFeedbackV1, "feedback-v2": LlmFeedbackV2, "feedback-v3": LlmFeedbackV3, "feedback-v4": LlmFeedbackV4, "feedback-v5": LlmFeedbackV5 };
 
 /** Versions whose answers may stop early (answer-cut.ts); the others are always read to the end. */
 export const ANSWER_CUTS: Partial<Record<PromptVersion, AnswerCut>> = { "feedback-v4": cutAtFirstNoop };

@@ -87,6 +87,16 @@ export const LlmFeedbackV4 = z.object({
   errors: LlmFeedbackV2.shape.errors,
 });
 
+/**
+ * feedback-v5: only the level and the strength. The grammar errors come from the model's
+ * likelihoods over candidate edits (analysis/lm-edits.ts), not from its writing: the answer is
+ * ~35 tokens, and the errors are the ones the model judges, not the ones it copies.
+ */
+export const LlmFeedbackV5 = z.object({
+  level: LlmFeedbackV2.shape.level,
+  strength: LlmFeedbackV2.shape.strength,
+});
+
 /** The severity v3 leaves to the code: the edits the gates keep are minimal, word-level ones. */
 export const V3_SEVERITY = "moderate" as const;
 
@@ -110,10 +120,10 @@ export interface LlmFeedback {
 }
 
 /** Any version's validated answer in the one shape the analyzer merges. */
-export function normalizeFeedback(value: unknown, version: "feedback-v1" | "feedback-v2" | "feedback-v3" | "feedback-v4"): LlmFeedback {
+export function normalizeFeedback(value: unknown, version: "feedback-v1" | "feedback-v2" | "feedback-v3" | "feedback-v4" | "feedback-v5"): LlmFeedback {
   if (version === "feedback-v1") return value as z.infer<typeof LlmFeedbackV1>;
-  const v = value as z.infer<typeof LlmFeedbackV2> | z.infer<typeof LlmFeedbackV3>;
-  const errors: LlmError[] = v.errors.map((e) => ({ severity: V3_SEVERITY, ...e }));
+  const v = value as z.infer<typeof LlmFeedbackV2> | z.infer<typeof LlmFeedbackV3> | z.infer<typeof LlmFeedbackV5>;
+  const errors: LlmError[] = "errors" in v ? v.errors.map((e) => ({ severity: V3_SEVERITY, ...e })) : [];
   return { errors, strengths: v.strength.trim() ? [v.strength] : [], level: { cefr: v.level.cefr, evidence: v.level.reason.trim() ? [v.level.reason] : [] }, recommendations: null };
 }
 

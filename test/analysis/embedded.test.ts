@@ -89,3 +89,37 @@ test("an answer cut: generation stops when the cut returns a text, that text is 
   const aborted = AbortSignal.abort(new Error("caller gave up"));
   await assert.rejects(model.withStructuredOutput(Small, { includeRaw: true, cut }).invoke([["human", "Again?"]], { signal: aborted }));
 });
+
+test("logProb and wordScores equal the full softmax's log-probabilities, position by position", async () => {
+  const context = "Correct English: the cat";
+  const text = " sat on the mat";
+  const ctx = runtime.model.tokenize(context, true);
+  const all = [...ctx, ...runtime.model.tokenize(text, false)];
+  // Reference: the whole distribution at every position (slow; what the fast path must equal).
+  const reference = (tokens: readonly number[]) =>
+    runtime.withSide(async (seq) => {
+      await seq.clearHistory();
+      const out = await seq.controlledEvaluate(tokens.slice(0, -1).map((t) => [t, { generateNext: { probabilities: true, options: { temperature: 0, topK: 0, topP: 1, minP: 0 } } }]) as never);
+      return tokens.slice(1).map((t, k) => Math.log((out[k]?.next as { probabilities: Map<number, number> }).probabilities.get(t)!));
+    });
+  const ref = await reference(all);
+  const want = ref.slice(ctx.length - 1).reduce((a, b) => a + b, 0);
+  const got = await runtime.logProb(context, text);
+  assert.equal(got.tokens, all.length - ctx.length);
+  assert.ok(Math.abs(got.logProb - want) < 1e-3 * Math.max(1, Math.abs(want)), `${got.logProb} vs ${want}`);
+  // wordScores: each word's tokens summed (a word is tokenized on its own, as its alternatives are),
+  // and the first token of an alternative where a word starts.
+  const words = text.trim().split(" ");
+  const byWord = [...ctx, ...words.flatMap((w) => runtime.model.tokenize(` ${w}`, false))];
+  const wantWords = (await reference(byWord)).slice(ctx.length - 1).reduce((a, b) => a + b, 0);
+  const s = await runtime.wordScores(context, words, words.map(() => ["dog"]));
+  const gotWords = s.word.reduce((a, b) => a + b, 0);
+  assert.ok(Math.abs(gotWords - wantWords) < 1e-3 * Math.max(1, Math.abs(wantWords)), `${gotWords} vs ${wantWords}`);
+  const dog = runtime.model.tokenize(" dog", false)[0]!;
+  const first = await runtime.withSide(async (seq) => {
+    await seq.clearHistory();
+    const out = await seq.controlledEvaluate(ctx.map((t, k) => (k < ctx.length - 1 ? t : [t, { generateNext: { probabilities: true, options: { temperature: 0, topK: 0, topP: 1, minP: 0 } } }])) as never);
+    return Math.log((out[ctx.length - 1]?.next as { probabilities: Map<number, number> }).probabilities.get(dog)!);
+  });
+  assert.ok(Math.abs(s.alt[0]![0]! - first) < 1e-3 * Math.max(1, Math.abs(first)), `${s.alt[0]![0]} vs ${first}`);
+});

@@ -88,3 +88,16 @@ test("analysis.prompt picks the prompt version; only feedback-v4 asks the backen
   // Outside the listed versions, the configuration refuses the value.
   assert.throws(() => ConfigSchema.parse({ analysis: { prompt: "feedback-v9" } }));
 });
+
+test("feedback-v5 finds errors by likelihood: on a backend that cannot score text the analyzer writes them with feedback-v2 instead, and says so", async () => {
+  const lines: string[] = [];
+  const logger = { ...silentLogger, info: (o: unknown, msg?: string) => void lines.push(`${msg} ${JSON.stringify(o)}`), child: () => logger } as unknown as typeof silentLogger;
+  const answer = { errors: [{ original: "I go", explanation: "Past time: go becomes went.", correction: "I went", type: "tense", severity: "moderate" }], level: { cefr: "A2", reason: "Simple sentence." }, strength: "Clear time phrase." };
+  const cfg = ConfigSchema.parse({ llm: { provider: "ollama" }, analysis: { prompt: "feedback-v5" } });
+  const analyzer = await createAnalyzer(cfg, { logger, backend: backend(answer, []) });
+  assert.equal(analyzer.promptVersion, "feedback-v2");
+  assert.ok(lines.some((l) => l.includes("cannot score text") && l.includes('"wanted":"feedback-v5"')), lines.join("\n"));
+  const report = await analyzer.analyze({ sessionId: "v5-remote", language: "en", words });
+  assert.equal(report.versions.prompt, "feedback-v2");
+  assert.deepEqual(report.errors.map((e) => [e.original, e.correction]), [["I go", "I went"]]);
+});
