@@ -36,6 +36,7 @@ import { rng } from "./rng.js";
 const opts = new Command()
   .option("--data <file>", "JSONL with {id, source, references[]}", "../shared/eval/jfleg-dev.jsonl")
   .option("--limit <n>", "learner sentences to score (P/R/F0.5)", "20")
+  .option("--offset <n>", "skip the sample's first n sentences (a held-out split of the same seed; they are kept out of the other samples too)", "0")
   .option("--seed <n>", "seed of the sentence sample (same seed = same sentences)", "1")
   .option("--false-flags <n>", "corrected sentences fed as transcripts", "0")
   .option("--spoken <n>", "spoken-style correct answers", "0")
@@ -53,7 +54,7 @@ const opts = new Command()
   .option("--out <file>", "per-report results as JSONL")
   .option("--json <file>", "summary as JSON")
   .parse()
-  .opts<{ data: string; limit: string; seed: string; falseFlags: string; spoken: string; cefr: string; model?: string; provider?: string; baseUrl?: string; maxTokens?: string; prompt: string; spanFix: boolean; cut: boolean; verify?: string; reuse: boolean; lessons: boolean; out?: string; json?: string }>();
+  .opts<{ data: string; limit: string; offset: string; seed: string; falseFlags: string; spoken: string; cefr: string; model?: string; provider?: string; baseUrl?: string; maxTokens?: string; prompt: string; spanFix: boolean; cut: boolean; verify?: string; reuse: boolean; lessons: boolean; out?: string; json?: string }>();
 
 if (!(PROMPT_VERSIONS as readonly string[]).includes(opts.prompt)) throw new Error(`unknown prompt version ${opts.prompt}`);
 const Item = z.object({ id: z.string(), source: z.string(), references: z.array(z.string()).min(1) });
@@ -129,9 +130,10 @@ const analyzer = await createAnalyzer(config, { logger, backend, promptVersion: 
 const all: Item[] = [];
 for await (const line of createInterface({ input: createReadStream(opts.data) })) if (line.trim()) all.push(Item.parse(JSON.parse(line)));
 const rand = rng(Number(opts.seed));
-const gec = sample(all, Number(opts.limit), rand);
+const skipped = sample(all, Number(opts.offset) + Number(opts.limit), rand);
+const gec = skipped.slice(Number(opts.offset));
 // False flags and spoken inputs come from other sentences' corrections than the scored ones.
-const rest = all.filter((x) => !gec.includes(x));
+const rest = all.filter((x) => !skipped.includes(x));
 const ffItems = sample(rest, Number(opts.falseFlags), rand);
 const spokenItems = sample(rest.filter((x) => !ffItems.includes(x)), Number(opts.spoken), rand);
 const cefrItems = Array.from({ length: Number(opts.cefr) }, () => sample(rest, 4, rand));
@@ -197,6 +199,7 @@ const extra = (d: AnalysisDetail) => ({
   before_fix: d.beforeFix ?? null,
   span_fix: d.spanFix ?? null,
   verify: d.verify ?? null,
+  lm: d.lmEdits ?? null,
   shown: d.report.errors.map((e) => `${e.original} -> ${e.correction}`),
   s: latencies.at(-1),
   out_tokens: outTokens.at(-1),

@@ -4,12 +4,16 @@
 // Runs made with the span-repair pass also record the answer before it (before_fix): rows "without
 // span repair" score that. Runs made with --verify measure record each shown edit's log-likelihood
 // gain: rows "+ likelihood check >= m" keep only shown edits whose gain is at least m.
+// feedback-v5 runs record every candidate edit the likelihood search verified: rows "likelihood
+// edits, gain >= m" replay its selection at other gains.
 // Usage: node bin/run-ts.js bench/eval/rescore.ts --runs a.jsonl[,b.jsonl] [--data ../shared/eval/jfleg-dev.jsonl]
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { ALL_GATES, GATES, postCheckErrors, sameWords, type Gate } from "../../src/analysis/postcheck.js";
 import { disfluencies } from "../../src/analysis/metrics.js";
 import { perTokenGain } from "../../src/analysis/passes.js";
+import { gainNeeded, LM_EDIT_DEFAULTS } from "../../src/analysis/lm-edits.js";
+import { confusions } from "../../src/analysis/confusions.js";
 import { joinWords } from "../../src/analysis/text.js";
 import { edits, f05, scoreToks as toks } from "../../src/analysis/eval-score.js";
 import type { LlmError } from "../../src/analysis/llm-schema.js";
@@ -47,6 +51,8 @@ interface Row {
   s?: number;
   out_tokens?: number;
   in_tokens?: number;
+  /** feedback-v5 runs: every verified candidate edit with its gains (analysis/lm-edits.ts). */
+  lm?: { candidates: number; screened: number; scored: { edit: string; at: number; delta: number; perToken: number; kept: boolean }[] } | null;
 }
 interface Variant {
   label: string;
@@ -59,11 +65,35 @@ interface Variant {
   perToken?: boolean;
   /** The answer as if cut after its first no-op error (analysis/answer-cut.ts; on answers read whole). */
   cut?: boolean;
+  /** feedback-v5 runs: the likelihood edits as if found with these gains (lm-edits.ts LmEditOptions; the per-token check unless perTokenOff). */
+  lm?: { minGain: number; choiceGain: number; perTokenOff?: boolean };
+}
+
+/** The edits lm-edits.ts would have shown at other gains: its selection, replayed on the recorded candidates. */
+function lmErrors(text: string, r: Row, v: Variant): LlmError[] {
+  const opts = { ...LM_EDIT_DEFAULTS, ...v.lm! };
+  const kinds = new Map(confusions(text.trim().split(/\s+/)).map((c) => [`${c.at}|${c.original} -> ${c.correction}`, c]));
+  const needed = (x: { at: number; edit: string }) => {
+    const c = kinds.get(`${x.at}|${x.edit.toLowerCase()}`);
+    return c ? gainNeeded(c, opts) : opts.minGain;
+  };
+  const ok = (r.lm?.scored ?? []).filter((x) => x.delta >= needed(x) && (v.lm!.perTokenOff || x.perToken >= 0)).sort((a, b) => b.delta - a.delta);
+  const taken = new Set<number>();
+  const out: LlmError[] = [];
+  for (const x of ok) {
+    const [original, correction] = x.edit.split(" -> ") as [string, string];
+    const len = original.split(" ").length;
+    const idx = Array.from({ length: len }, (_, k) => x.at + k);
+    if (idx.some((i) => taken.has(i)) || out.length >= opts.maxEdits) continue;
+    idx.forEach((i) => taken.add(i));
+    out.push({ word_start: x.at, word_end: x.at + len - 1, original, correction, type: "other", explanation: "", severity: "moderate" });
+  }
+  return out;
 }
 function shown(text: string, r: Row, v: Variant): LanguageError[] {
   const ws = words(text);
-  let written = r.before_fix ?? r.raw!;
-  let answer = v.noFix ? written : r.raw!;
+  let written = v.lm ? lmErrors(text, r, v) : (r.before_fix ?? r.raw!);
+  let answer = v.noFix || v.lm ? written : r.raw!;
   if (v.cut) {
     // The span repair changes corrections, never the order or number of errors.
     const k = written.findIndex((e) => sameWords(e.original, e.correction));
@@ -91,8 +121,15 @@ const variants: Variant[] = [
   { label: "cut at the first no-op, all gates + likelihood check >= 0", gates: new Set(ALL_GATES), minGain: 0, cut: true },
   { label: "cut at the first no-op, all gates + likelihood check per token >= 0", gates: new Set(ALL_GATES), minGain: 0, perToken: true, cut: true },
 ];
+const D = LM_EDIT_DEFAULTS;
+const lmVariants: Variant[] = [
+  ...[3, 4, 5, 6, 8].map((m) => ({ label: `likelihood edits, every type gain >= ${m}`, gates: new Set(ALL_GATES), lm: { minGain: m, choiceGain: m } })),
+  ...[[3, 6], [4, 5], [4, 6], [4, 8], [5, 6]].map(([m, c]) => ({ label: `likelihood edits, gain >= ${m}, choices (${D.choiceTypes.join(", ")}) >= ${c}${m === D.minGain && c === D.choiceGain ? " (the default)" : ""}`, gates: new Set(ALL_GATES), lm: { minGain: m!, choiceGain: c! } })),
+  { label: `likelihood edits, the default gains, no per-token check`, gates: new Set(ALL_GATES), lm: { minGain: D.minGain, choiceGain: D.choiceGain, perTokenOff: true } },
+];
 for (const file of opts.runs.split(",")) {
   const rows = readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Row);
+  const byLikelihood = rows.some((r) => r.lm);
   console.log(`\n${file}: ${rows.filter((r) => r.kind === "gec").length} sentences, ${rows.filter((r) => r.kind === "false_flag").length} corrected, ${rows.filter((r) => r.kind === "spoken").length} spoken`);
   const pct = (xs: number[], p: number) => {
     const v = [...xs].sort((a, b) => a - b);
@@ -103,7 +140,7 @@ for (const file of opts.runs.split(",")) {
   const fix = rows.reduce((a, r) => ({ asked: a.asked + (r.span_fix?.asked ?? 0), changed: a.changed + (r.span_fix?.changed ?? 0) }), { asked: 0, changed: 0 });
   console.log(`reports ${timed.length}: latency p50 ${pct(nums((r) => r.s), 50).toFixed(1)} s, p95 ${pct(nums((r) => r.s), 95).toFixed(1)} s; output tokens p50 ${pct(nums((r) => r.out_tokens), 50)}, p95 ${pct(nums((r) => r.out_tokens), 95)}; input tokens p50 ${pct(nums((r) => r.in_tokens), 50)}; span repair asked ${fix.asked}, changed ${fix.changed}`);
   console.log("| gates | TP | FP | FN | P | R | F0.5 | false-flag rate | spoken flagged |\n|---|---|---|---|---|---|---|---|---|");
-  for (const v of variants) {
+  for (const v of byLikelihood ? lmVariants : variants) {
     let tp = 0, fp = 0, fn = 0, ff = 0, nff = 0, sp = 0, nsp = 0;
     for (const r of rows) {
       if (!r.raw) continue;

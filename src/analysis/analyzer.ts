@@ -278,7 +278,6 @@ export class LlmAnalyzer implements Analyzer {
     };
 
     await this.waitForFreeCore(input.sessionId, input.signal);
-    const result = await runFeedbackChain(this.backend, vars, input.signal, this.promptVersion, this.deps.answerCut ?? true); // LlmUnavailableError propagates
     const check: PostCheckContext = {
       words: report.transcript.words,
       transcript: base.transcript,
@@ -286,24 +285,36 @@ export class LlmAnalyzer implements Analyzer {
       disfluent: disfluencies(input.words).indices,
       gates: this.deps.gates ?? ALL_GATES,
     };
-    if (!result.feedback) {
-      this.deps.logger.warn({ sessionId: input.sessionId, problems: result.problems }, "LLM output invalid after one repair; deterministic report");
-      const failed = Report.parse({ ...report, llm_status: "failed", message: "Detailed grammar feedback is not available for this answer; the fluency and vocabulary figures are." });
-      return { report: failed, feedback: null, check, offeredLessons: [...byId.keys()] };
-    }
     const words = input.words.map((w) => w.word.trim());
     const gates = this.deps.gates ?? ALL_GATES;
     // Only a backend that scores text (the embedded model) runs the likelihood passes.
     const chat = this.backend.capabilities.logProbs ? await this.backend.chatModel() : null;
     const runtime = chat instanceof ChatNodeLlamaCpp ? chat.runtime : null;
     const score = runtime ? (context: string, text: string) => runtime.logProb(context, text) : null;
+    const byLikelihood = LIKELIHOOD_ERRORS.has(this.promptVersion) && !!runtime;
+    // The likelihood search needs nothing from the model's answer: it runs on the side sequence
+    // while the model writes the level and the strength.
+    const skip = (i: number) => !!base.quality.uncertain[i] || !!check.disfluent?.has(i);
+    const search = runtime && byLikelihood ? likelihoodEdits(words, skip, runtime, undefined, input.signal) : null;
+    const settled = () => search?.then(() => undefined, () => undefined);
+    let result: Awaited<ReturnType<typeof runFeedbackChain>>;
+    try {
+      result = await runFeedbackChain(this.backend, vars, input.signal, this.promptVersion, this.deps.answerCut ?? true); // LlmUnavailableError propagates
+    } catch (err) {
+      await settled();
+      throw err;
+    }
+    if (!result.feedback) {
+      await settled();
+      this.deps.logger.warn({ sessionId: input.sessionId, problems: result.problems }, "LLM output invalid after one repair; deterministic report");
+      const failed = Report.parse({ ...report, llm_status: "failed", message: "Detailed grammar feedback is not available for this answer; the fluency and vocabulary figures are." });
+      return { report: failed, feedback: null, check, offeredLessons: [...byId.keys()] };
+    }
     let beforeFix: LlmError[] | undefined;
     let spanFix: AnalysisDetail["spanFix"];
     let lmEdits: AnalysisDetail["lmEdits"];
-    const byLikelihood = LIKELIHOOD_ERRORS.has(this.promptVersion) && !!runtime && !!score;
-    if (runtime && score && byLikelihood) {
-      const skip = (i: number) => !!base.quality.uncertain[i] || !!check.disfluent?.has(i);
-      const { errors: found, ...rest } = await likelihoodEdits(words, skip, runtime, score, undefined, input.signal);
+    if (search) {
+      const { errors: found, ...rest } = await search;
       result.feedback = { ...result.feedback, errors: found };
       lmEdits = rest;
     }

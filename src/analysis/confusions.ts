@@ -18,6 +18,8 @@ export interface Candidate {
   type: Exclude<ErrorType, "recognition_uncertain" | "spelling">;
   /** A rule-of-thumb explanation a learner understands, written from the edit itself. */
   explanation: string;
+  /** The learner's word is no form of its word at all ("buyed"): not a choice between two real forms. */
+  invented?: boolean;
 }
 
 const PREPOSITIONS = ["in", "on", "at", "to", "for", "of", "with", "from", "about", "by"] as const;
@@ -110,7 +112,7 @@ export function confusions(words: readonly string[], skip: (i: number) => boolea
           // "buyed" is no form of buy at all; "go"/"goes" differ in person; "go"/"went" in time.
           const type: Candidate["type"] = !known ? "verb_form" : (form === "PresentTense" && w === f.Infinitive) || (form === "Infinitive" && w === f.PresentTense) ? "agreement" : form === "PastTense" || w === f.PastTense ? "tense" : "verb_form";
           const what = form === "PastTense" ? `the past of "${base}"` : form === "PresentTense" ? `"${base}" after he, she or it` : form === "Gerund" ? `the -ing form of "${base}"` : form === "Participle" ? `the past participle of "${base}"` : `the base form "${base}"`;
-          add({ at: i, len: 1, original: w, correction: c, type, explanation: `Here the verb needs ${what}: "${c}".` });
+          add({ at: i, len: 1, original: w, correction: c, type, explanation: `Here the verb needs ${what}: "${c}".`, ...(known ? {} : { invented: true }) });
         }
       }
     } else if (tags.has("Noun") && !tags.has("Pronoun") && !tags.has("ProperNoun") && !tags.has("Possessive") && !tags.has("Value")) {

@@ -112,7 +112,7 @@ test("logProb and wordScores equal the full softmax's log-probabilities, positio
   const words = text.trim().split(" ");
   const byWord = [...ctx, ...words.flatMap((w) => runtime.model.tokenize(` ${w}`, false))];
   const wantWords = (await reference(byWord)).slice(ctx.length - 1).reduce((a, b) => a + b, 0);
-  const s = await runtime.wordScores(context, words, words.map(() => ["dog"]));
+  const s = await runtime.scoreWords(context, words, 0, words.map(() => ["dog"]));
   const gotWords = s.word.reduce((a, b) => a + b, 0);
   assert.ok(Math.abs(gotWords - wantWords) < 1e-3 * Math.max(1, Math.abs(wantWords)), `${gotWords} vs ${wantWords}`);
   const dog = runtime.model.tokenize(" dog", false)[0]!;
@@ -122,4 +122,11 @@ test("logProb and wordScores equal the full softmax's log-probabilities, positio
     return Math.log((out[ctx.length - 1]?.next as { probabilities: Map<number, number> }).probabilities.get(dog)!);
   });
   assert.ok(Math.abs(s.alt[0]![0]! - first) < 1e-3 * Math.max(1, Math.abs(first)), `${s.alt[0]![0]} vs ${first}`);
+  // Words before `from` are context; what the sequence still holds is not evaluated again, and the
+  // scores are the same as from a fresh sequence.
+  await runtime.scoreWords(context, [...words.slice(0, 2), "a", "cat"], 2);
+  const again = await runtime.scoreWords(context, words, 2);
+  assert.ok(Number.isNaN(again.word[0]!) && Number.isNaN(again.word[1]!));
+  for (let i = 2; i < words.length; i++) assert.ok(Math.abs(again.word[i]! - s.word[i]!) < 1e-3 * Math.max(1, Math.abs(s.word[i]!)), `${words[i]}: ${again.word[i]} vs ${s.word[i]}`);
+  assert.deepEqual(again.tokens, s.tokens);
 });

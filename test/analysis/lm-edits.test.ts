@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { confusions } from "../../src/analysis/confusions.js";
 import { likelihoodEdits, LM_EDIT_DEFAULTS, type WordScorer } from "../../src/analysis/lm-edits.js";
-import type { Scorer } from "../../src/analysis/passes.js";
 import { postCheckErrors } from "../../src/analysis/postcheck.js";
 import { joinWords } from "../../src/analysis/text.js";
 
@@ -45,29 +44,25 @@ test("candidates: skipped words get none; every candidate changes its words and 
  * and -1 for the articles (a real model expects them: deleting one gains little).
  */
 function lm(liked: Record<string, number>) {
-  const calls = { screen: 0, verify: 0 };
+  const calls = { passes: 0 };
   const v = (w: string) => ({ a: -1, an: -1, the: -1, ...liked })[w.toLowerCase().replace(/[^a-z']/g, "")] ?? -5;
   const scorer: WordScorer = {
-    async wordScores(_ctx, ws, alts) {
-      calls.screen++;
-      return { word: ws.map(v), alt: alts.map((a) => a.map(v)) };
+    async scoreWords(_ctx, ws, from = 0, alts = []) {
+      calls.passes++;
+      return { word: ws.map((w, i) => (i < from ? NaN : v(w))), tokens: ws.map(() => 1), alt: ws.map((_, i) => (alts[i] ?? []).map(v)) };
     },
   };
-  const score: Scorer = async (_ctx, text) => {
-    calls.verify++;
-    const ts = text.trim().split(/\s+/);
-    return { logProb: ts.reduce((s, w) => s + v(w), 0), tokens: ts.length };
-  };
-  return { scorer, score, calls };
+  return { scorer, calls };
 }
 
 test("an edit is kept when the scorer prefers it by the margin, dressed like the learner's words, and lands on its span", async () => {
   const raw = words("Yesterday I go to the store and buyed three apple.");
-  const m = lm({ bought: -1, apples: -1, went: -1 });
-  const r = await likelihoodEdits(raw, () => false, m.scorer, m.score);
+  // go -> went is a tense choice: it needs choiceGain (6 here), the others minGain.
+  const m = lm({ bought: -1, apples: -1, went: -5 + LM_EDIT_DEFAULTS.choiceGain });
+  const r = await likelihoodEdits(raw, () => false, m.scorer);
   assert.deepEqual(r.errors.map((e) => `${e.original} -> ${e.correction}`), ["go -> went", "buyed -> bought", "apple. -> apples."]);
-  assert.equal(m.calls.screen, 1, "one screening pass for the whole transcript");
   assert.ok(r.screened < r.candidates, "the screen drops candidates the model finds unlikely");
+  assert.equal(m.calls.passes, 1 + r.screened, "one screening pass for the block, then one per verified candidate");
   const ws = raw.map((w, i) => ({ word: w, start: i, end: i + 0.5, confidence: 1 }));
   const checked = postCheckErrors(r.errors, { words: ws, transcript: joinWords(ws), uncertain: ws.map(() => false) });
   assert.equal(checked.errors.length, 3, JSON.stringify(checked.dropped));
@@ -76,20 +71,49 @@ test("an edit is kept when the scorer prefers it by the margin, dressed like the
 
 test("nothing is kept where the scorer is indifferent or below the margin; the edit count is bounded", async () => {
   const raw = words("We watched a film and then we went home.");
-  assert.deepEqual((await likelihoodEdits(raw, () => false, lm({}).scorer, lm({}).score)).errors, []);
+  assert.deepEqual((await likelihoodEdits(raw, () => false, lm({}).scorer)).errors, []);
   // Deleting "a" gains 3 here: below the margin too.
   const small = lm({ a: -3, an: -3 + LM_EDIT_DEFAULTS.minGain - 0.5 });
-  assert.deepEqual((await likelihoodEdits(words("I saw a owl"), () => false, small.scorer, small.score)).errors, []);
+  assert.deepEqual((await likelihoodEdits(words("I saw a owl"), () => false, small.scorer)).errors, []);
   const big = lm({ a: -3, an: -3 + LM_EDIT_DEFAULTS.minGain + 0.5 });
-  assert.deepEqual((await likelihoodEdits(words("I saw a owl"), () => false, big.scorer, big.score)).errors.map((e) => e.correction), ["an"]);
+  assert.deepEqual((await likelihoodEdits(words("I saw a owl"), () => false, big.scorer)).errors.map((e) => e.correction), ["an"]);
   const many = lm({ apples: 0, pears: 0, plums: 0, figs: 0, limes: 0, kiwis: 0 });
-  const r = await likelihoodEdits(words("apple pear plum fig lime kiwi"), () => false, many.scorer, many.score);
+  const fruit = words("apple pear plum fig lime kiwi kiwi lime fig");
+  const r = await likelihoodEdits(fruit, () => false, many.scorer, { ...LM_EDIT_DEFAULTS, verifyPerWord: 1 });
   assert.equal(r.errors.length, LM_EDIT_DEFAULTS.maxEdits);
+  // The verification budget: at most verifyPerWord candidates per word.
+  const bounded = await likelihoodEdits(fruit, () => false, many.scorer);
+  assert.equal(bounded.screened, Math.ceil(LM_EDIT_DEFAULTS.verifyPerWord * fruit.length));
 });
 
 test("an aborted analysis stops the search", async () => {
   const m = lm({ went: 0 });
   const ac = new AbortController();
   ac.abort();
-  await assert.rejects(likelihoodEdits(words("Yesterday I go home"), () => false, m.scorer, m.score, LM_EDIT_DEFAULTS, ac.signal));
+  await assert.rejects(likelihoodEdits(words("Yesterday I go home"), () => false, m.scorer, LM_EDIT_DEFAULTS, ac.signal));
+});
+
+test("a long transcript is screened in blocks, each with the words before it as context; every edit lands on its own words", async () => {
+  const sentence = "yesterday I go to the park with my friend";
+  const raw = words(Array.from({ length: 25 }, () => sentence).join(" ")); // 225 words
+  const seen: { ctxWords: number; from: number }[] = [];
+  const m = lm({ went: -5 + LM_EDIT_DEFAULTS.choiceGain });
+  const scorer: WordScorer = {
+    scoreWords: async (ctx, ws, from = 0, alts = []) => {
+      if (alts.some((a) => a?.length)) seen.push({ ctxWords: from, from: ws.length });
+      return m.scorer.scoreWords(ctx, ws, from, alts);
+    },
+  };
+  const r = await likelihoodEdits(raw, () => false, scorer, { ...LM_EDIT_DEFAULTS, maxEdits: 100 });
+  assert.equal(seen.length, Math.ceil(raw.length / LM_EDIT_DEFAULTS.block));
+  assert.deepEqual(seen.map((s) => s.ctxWords), [0, ...seen.slice(1).map(() => LM_EDIT_DEFAULTS.contextWords)]);
+  assert.ok(r.errors.length > 0);
+  for (const e of r.errors) assert.equal(raw.slice(e.word_start!, e.word_end! + 1).join(" "), e.original);
+});
+
+test("a choice between two real forms needs the larger gain; an invented form the smaller", async () => {
+  const tense = lm({ went: -5 + LM_EDIT_DEFAULTS.minGain + 0.5 });
+  assert.deepEqual((await likelihoodEdits(words("Yesterday I go home"), () => false, tense.scorer)).errors, []);
+  const invented = lm({ bought: -5 + LM_EDIT_DEFAULTS.minGain + 0.5 });
+  assert.deepEqual((await likelihoodEdits(words("Yesterday I buyed bread"), () => false, invented.scorer)).errors.map((e) => e.correction), ["bought"]);
 });

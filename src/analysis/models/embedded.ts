@@ -203,42 +203,45 @@ export class EmbeddedRuntime {
   }
 
   /**
-   * One pass over `context` and `words` (plain text, on the side sequence): each word's
-   * log-probability (its tokens, summed) and, where word i starts, the log-probability of the
-   * first token of each text in `alternatives[i]`. What the likelihood search (lm-edits.ts) uses to
-   * drop, in one evaluation, the candidate edits the model finds unlikely even before the words
-   * that follow them.
+   * One pass over `context` and `words` (plain text, each word tokenized on its own, on the side
+   * sequence): the log-probability of each word from `from` on (its tokens, summed; NaN before
+   * `from`), its token count and, where such a word i starts, of the first token of each text in
+   * `alternatives[i]`. The words before `from` are context: the tokens the sequence already holds
+   * from the last call are not evaluated again, so the likelihood search (lm-edits.ts) pays for an
+   * edit's own words only.
    */
-  async wordScores(context: string, words: readonly string[], alternatives: readonly (readonly string[])[]): Promise<{ word: number[]; alt: number[][] }> {
+  async scoreWords(context: string, words: readonly string[], from = 0, alternatives: readonly (readonly string[] | undefined)[] = []): Promise<{ word: number[]; tokens: number[]; alt: number[][] }> {
     return this.withSide(async (seq) => {
-      const ctxTokens = this.model.tokenize(context, true);
+      const all = [...this.model.tokenize(context, true)];
       const starts: number[] = [];
-      const all = [...ctxTokens];
       for (const w of words) {
         starts.push(all.length);
         all.push(...this.model.tokenize(` ${w}`, false));
       }
-      const firstOf = (t: string) => this.model.tokenize(` ${t}`, false)[0];
+      const end = all.length;
+      const first = starts[from] ?? end;
       // wanted[k]: tokens whose probability is read from the distribution after token k.
-      const wanted = all.map((_, k) => (k + 1 < all.length ? [all[k + 1]!] : []));
-      const altTokens = alternatives.map((alts, i) => alts.map((a) => (starts[i] === undefined ? undefined : firstOf(a))));
+      const wanted: Token[][] = all.map((_, k) => (k + 1 < end && k + 1 >= first ? [all[k + 1]!] : []));
+      const altTokens = words.map((_, i) => (i < from ? [] : (alternatives[i] ?? []).map((a) => this.model.tokenize(` ${a}`, false)[0])));
       altTokens.forEach((ts, i) => ts.forEach((t) => t !== undefined && wanted[starts[i]! - 1]!.push(t)));
-      const from = ctxTokens.length - 1;
+      // The token before the first scored one is evaluated again: its output scores that token.
       const held = seq.contextTokens;
       let keep = 0;
-      while (keep < held.length && keep < from && held[keep] === all[keep]) keep++;
+      while (keep < held.length && keep < first - 1 && held[keep] === all[keep]) keep++;
       if (keep < held.length) await seq.eraseContextTokenRanges([{ start: keep, end: held.length }]);
-      const input = all.slice(keep, all.length - 1).map((t, k) => (keep + k < from ? t : ([t, scoredNext(wanted[keep + k]!)] as const)));
+      const input = all.slice(keep, end - 1).map((t, k) => (wanted[keep + k]!.length ? ([t, scoredNext(wanted[keep + k]!)] as const) : t));
       const out = await this.sideEvaluate(seq, input);
       /** log P(token | everything up to position k). */
       const lp = (k: number, token: Token): number => logProbOf(out[k - keep], token);
       const word = words.map((_, i) => {
+        if (i < from) return NaN;
         let s = 0;
-        for (let k = starts[i]!; k < (starts[i + 1] ?? all.length); k++) s += lp(k - 1, all[k]!);
+        for (let k = starts[i]!; k < (starts[i + 1] ?? end); k++) s += lp(k - 1, all[k]!);
         return s;
       });
+      const tokens = words.map((_, i) => (starts[i + 1] ?? end) - starts[i]!);
       const alt = altTokens.map((ts, i) => ts.map((t) => (t === undefined ? -Infinity : lp(starts[i]! - 1, t))));
-      return { word, alt };
+      return { word, tokens, alt };
     });
   }
 
