@@ -52,7 +52,7 @@ const config = loadConfig({
 });
 const app = await startApp(config, logger);
 const ca = readFileSync(resolve(dataDir, "tls/dev-cert.pem"), "utf8");
-const results: { ended_ms: number; provisional_ms: number | null; report_ms: number; words: number; errors: string[]; llm_status: string }[] = [];
+const results: { ended_ms: number; provisional_ms: number | null; report_ms: number; words: number; uncertain: number; errors: string[]; llm_status: string; transcript: string }[] = [];
 try {
   // The server warms the LLM up at start; the first session (not counted) waits for that, like a
   // learner on a server that has just started.
@@ -80,10 +80,12 @@ try {
       provisional_ms: provisional === null ? null : provisional - tEnd,
       report_ms: tReport - tEnd,
       words: report.transcript.words.length,
+      uncertain: report.transcript.words.filter((w) => w.uncertain).length,
       errors: report.errors.map((e) => `${e.original} -> ${e.correction}`),
       llm_status: report.llm_status,
+      transcript: report.transcript.text,
     });
-    console.log(`${r < 0 ? "warm-up run (not counted)" : `run ${r + 1}`}: ${seconds.toFixed(1)} s audio, ${report.transcript.words.length} words; after end: ended ${ended - tEnd} ms, provisional ${provisional === null ? "-" : provisional - tEnd} ms, report ${tReport - tEnd} ms (${report.llm_status}, ${report.errors.length} errors); load ${loadavg()[0]!.toFixed(2)}`);
+    console.log(`${r < 0 ? "warm-up run (not counted)" : `run ${r + 1}`}: ${seconds.toFixed(1)} s audio, ${report.transcript.words.length} words; after end: ended ${ended - tEnd} ms, provisional ${provisional === null ? "-" : provisional - tEnd} ms, report ${tReport - tEnd} ms (${report.llm_status}, ${report.errors.length} errors: ${JSON.stringify(report.errors.map((e) => `${e.original} -> ${e.correction}`))}); load ${loadavg()[0]!.toFixed(2)}`);
   }
 } finally {
   await app.close(2000);

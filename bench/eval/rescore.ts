@@ -73,9 +73,10 @@ interface Variant {
 function lmErrors(text: string, r: Row, v: Variant): LlmError[] {
   const opts = { ...LM_EDIT_DEFAULTS, ...v.lm! };
   const kinds = new Map(confusions(text.trim().split(/\s+/)).map((c) => [`${c.at}|${c.original} -> ${c.correction}`, c]));
+  // A recorded candidate confusions.ts no longer makes is not replayed.
   const needed = (x: { at: number; edit: string }) => {
     const c = kinds.get(`${x.at}|${x.edit.toLowerCase()}`);
-    return c ? gainNeeded(c, opts) : opts.minGain;
+    return c ? gainNeeded(c, opts) : Infinity;
   };
   const ok = (r.lm?.scored ?? []).filter((x) => x.delta >= needed(x) && (v.lm!.perTokenOff || x.perToken >= 0)).sort((a, b) => b.delta - a.delta);
   const taken = new Set<number>();
@@ -124,7 +125,7 @@ const variants: Variant[] = [
 const D = LM_EDIT_DEFAULTS;
 const lmVariants: Variant[] = [
   ...[3, 4, 5, 6, 8].map((m) => ({ label: `likelihood edits, every type gain >= ${m}`, gates: new Set(ALL_GATES), lm: { minGain: m, choiceGain: m } })),
-  ...[[3, 6], [4, 5], [4, 6], [4, 8], [5, 6]].map(([m, c]) => ({ label: `likelihood edits, gain >= ${m}, choices (${D.choiceTypes.join(", ")}) >= ${c}${m === D.minGain && c === D.choiceGain ? " (the default)" : ""}`, gates: new Set(ALL_GATES), lm: { minGain: m!, choiceGain: c! } })),
+  ...[[3, 6], [4, 5], [4, 6], [4, 8], [5, 6], [5, 8]].map(([m, c]) => ({ label: `likelihood edits, gain >= ${m}, choices (${D.choiceTypes.join(", ")}) >= ${c}${m === D.minGain && c === D.choiceGain ? " (the default)" : ""}`, gates: new Set(ALL_GATES), lm: { minGain: m!, choiceGain: c! } })),
   { label: `likelihood edits, the default gains, no per-token check`, gates: new Set(ALL_GATES), lm: { minGain: D.minGain, choiceGain: D.choiceGain, perTokenOff: true } },
 ];
 for (const file of opts.runs.split(",")) {

@@ -24,13 +24,24 @@ export interface Candidate {
 
 const PREPOSITIONS = ["in", "on", "at", "to", "for", "of", "with", "from", "about", "by"] as const;
 const MODALS = new Set(["can", "could", "will", "would", "shall", "should", "may", "might", "must"]);
-/** Forms of be swapped for agreement (same tense) or tense (same person). */
-const BE: Record<string, { agreement: string[]; tense: string[] }> = {
+/**
+ * Forms of be and the negated auxiliaries, swapped for agreement (same tense) or tense (same
+ * person); the inflection rules do not apply to them ("don't" is no verb to conjugate).
+ */
+const AUXILIARIES: Record<string, { agreement: string[]; tense: string[] }> = {
   am: { agreement: ["is", "are"], tense: ["was"] },
   is: { agreement: ["are"], tense: ["was"] },
   are: { agreement: ["is"], tense: ["were"] },
   was: { agreement: ["were"], tense: ["is"] },
   were: { agreement: ["was"], tense: ["are"] },
+  "don't": { agreement: ["doesn't"], tense: ["didn't"] },
+  "doesn't": { agreement: ["don't"], tense: ["didn't"] },
+  "isn't": { agreement: ["aren't"], tense: ["wasn't"] },
+  "aren't": { agreement: ["isn't"], tense: ["weren't"] },
+  "wasn't": { agreement: ["weren't"], tense: ["isn't"] },
+  "weren't": { agreement: ["wasn't"], tense: ["aren't"] },
+  "haven't": { agreement: ["hasn't"], tense: [] },
+  "hasn't": { agreement: ["haven't"], tense: [] },
 };
 const ARTICLES = new Set(["a", "an", "the"]);
 const NOT_BEFORE_ARTICLE = new Set(["Determiner", "Possessive", "Adjective", "Value", "Noun", "Pronoun"]);
@@ -92,12 +103,14 @@ export function confusions(words: readonly string[], skip: (i: number) => boolea
     if (c.correction !== c.original) out.push(c);
   };
   for (const [i, { word: w, tags }] of tagged.entries()) {
-    if (skip(i) || !isWord(w)) continue;
+    // A word said twice ("the the students") is a repetition, which the fluency figures count.
+    if (skip(i) || !isWord(w) || tagged[i - 1]?.word === w) continue;
     const next = tagged[i + 1];
-    if (BE[w]) {
-      for (const c of BE[w].agreement) add({ at: i, len: 1, original: w, correction: c, type: "agreement", explanation: `The verb must agree with its subject: "${c}".` });
-      for (const c of BE[w].tense) add({ at: i, len: 1, original: w, correction: c, type: "tense", explanation: `The time of the sentence needs "${c}".` });
-    } else if (tags.has("Verb") && !MODALS.has(w) && !tags.has("Copula")) {
+    const aux = AUXILIARIES[w];
+    if (aux) {
+      for (const c of aux.agreement) add({ at: i, len: 1, original: w, correction: c, type: "agreement", explanation: `The verb must agree with its subject: "${c}".` });
+      for (const c of aux.tense) add({ at: i, len: 1, original: w, correction: c, type: "tense", explanation: `The time of the sentence needs "${c}".` });
+    } else if (tags.has("Verb") && !MODALS.has(w) && !tags.has("Copula") && !w.includes("'")) {
       const f = verbForms(w);
       if (f) {
         const known = [f.Infinitive, f.PastTense, f.PresentTense, f.Gerund, f.Participle].includes(w);

@@ -51,7 +51,7 @@ export interface LmEditOptions {
  * stop being mostly rewrites of correct words, and a screen that keeps the edits the full
  * scoring keeps on the tuning sample.
  */
-export const LM_EDIT_DEFAULTS: LmEditOptions = { minGain: 4, choiceGain: 6, choiceTypes: ["tense", "preposition", "verb_form"], screenSlack: 2, maxEdits: 6, after: 4, contextWords: 10, block: 80, verifyPerWord: 0.5 };
+export const LM_EDIT_DEFAULTS: LmEditOptions = { minGain: 4, choiceGain: 8, choiceTypes: ["tense", "preposition", "verb_form"], screenSlack: 2, maxEdits: 6, after: 4, contextWords: 10, block: 80, verifyPerWord: 0.5 };
 const CONTEXT = "Correct English:";
 
 export interface LmEditResult {

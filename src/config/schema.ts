@@ -299,7 +299,7 @@ export const ConfigSchema = z.object({
       onUtteranceEnd: bool.default(false),
       /** A transcript with fewer words gets no language feedback ("unusable"). */
       minWords: z.coerce.number().int().min(0).default(5),
-      /** Prompt version of the LLM's part (src/analysis/prompts): `feedback-v4` is faster, `feedback-v2` more precise (docs/bench-analysis.md). */
+      /** Prompt version of the LLM's part (src/analysis/prompts): `feedback-v5` finds errors by the model's likelihoods (embedded only; other backends use `feedback-v2`, whose errors the model writes). docs/bench-analysis.md compares them. */
       prompt: z.enum(PROMPT_VERSIONS).default(PROMPT_VERSION),
       /** Words Whisper is less sure of than this count as uncertain in the quality gate. */
       confidenceThreshold: z.coerce.number().min(0).max(1).default(0.5),

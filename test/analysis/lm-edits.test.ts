@@ -117,3 +117,10 @@ test("a choice between two real forms needs the larger gain; an invented form th
   const invented = lm({ bought: -5 + LM_EDIT_DEFAULTS.minGain + 0.5 });
   assert.deepEqual((await likelihoodEdits(words("Yesterday I buyed bread"), () => false, invented.scorer)).errors.map((e) => e.correction), ["bought"]);
 });
+
+test("candidates: negated auxiliaries agree with their subject; other contractions are not conjugated", () => {
+  assert.ok(has("she don't know", "don't -> doesn't"));
+  assert.ok(has("they isn't here", "isn't -> aren't"));
+  assert.ok(!confusions(words("she don't know")).some((c) => c.original === "don't" && !["doesn't", "didn't"].includes(c.correction)));
+  assert.ok(!confusions(words("I'll go and we're late")).some((c) => c.original.includes("'")));
+});
