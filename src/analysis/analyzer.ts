@@ -296,16 +296,21 @@ export class LlmAnalyzer implements Analyzer {
     // while the model writes the level and the strength.
     const skip = (i: number) => !!base.quality.uncertain[i] || !!check.disfluent?.has(i);
     const search = runtime && byLikelihood ? likelihoodEdits(words, skip, runtime, undefined, input.signal) : null;
-    const settled = () => search?.then(() => undefined, () => undefined);
+    // Attached now: a search that fails (an abort) while the model still writes is not an
+    // unhandled rejection; `await search` below still throws its error.
+    const settled = search?.then(
+      () => undefined,
+      () => undefined,
+    );
     let result: Awaited<ReturnType<typeof runFeedbackChain>>;
     try {
       result = await runFeedbackChain(this.backend, vars, input.signal, this.promptVersion, this.deps.answerCut ?? true); // LlmUnavailableError propagates
     } catch (err) {
-      await settled();
+      await settled;
       throw err;
     }
     if (!result.feedback) {
-      await settled();
+      await settled;
       this.deps.logger.warn({ sessionId: input.sessionId, problems: result.problems }, "LLM output invalid after one repair; deterministic report");
       const failed = Report.parse({ ...report, llm_status: "failed", message: "Detailed grammar feedback is not available for this answer; the fluency and vocabulary figures are." });
       return { report: failed, feedback: null, check, offeredLessons: [...byId.keys()] };

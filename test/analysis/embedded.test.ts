@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { z } from "zod";
 import { ChatNodeLlamaCpp, EmbeddedRuntime } from "../../src/analysis/models/embedded.js";
 import { createAnalyzer } from "../../src/analysis/analyzer.js";
+import { createLlmBackend, type LlmBackend } from "../../src/analysis/models/factory.js";
 import { LlmFeedback } from "../../src/analysis/llm-schema.js";
 import { PROMPT_VERSION } from "../../src/analysis/chain.js";
 import { ConfigSchema } from "../../src/config/index.js";
@@ -129,4 +130,38 @@ test("logProb and wordScores equal the full softmax's log-probabilities, positio
   assert.ok(Number.isNaN(again.word[0]!) && Number.isNaN(again.word[1]!));
   for (let i = 2; i < words.length; i++) assert.ok(Math.abs(again.word[i]! - s.word[i]!) < 1e-3 * Math.max(1, Math.abs(s.word[i]!)), `${words[i]}: ${again.word[i]} vs ${s.word[i]}`);
   assert.deepEqual(again.tokens, s.tokens);
+});
+
+test("an analysis aborted while the likelihood search and the model's writing both run rejects once, with nothing left unhandled", async () => {
+  const config = ConfigSchema.parse({ llm: { provider: "embedded", model: MODEL, threads: 2, contextSize: 4096, maxOutputTokens: 3000, timeoutMs: 900_000 } });
+  const real = createLlmBackend(config, silentLogger);
+  // The model's writing outlives the abort by 300 ms, so the search (which stops at the abort) fails first.
+  const backend: LlmBackend = {
+    ...real,
+    structured: async () =>
+      ({
+        invoke: async () => {
+          await new Promise((r) => setTimeout(r, 300));
+          throw Object.assign(new Error("aborted"), { name: "AbortError" });
+        },
+      }) as never,
+  };
+  const analyzer = await createAnalyzer(config, { logger: silentLogger, backend });
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown) => void unhandled.push(e);
+  process.on("unhandledRejection", onUnhandled);
+  try {
+    const words = Array.from({ length: 6 }, () => "yesterday I goes to the market and buyed some apple for my mother").join(" ").split(" ").map((w, i) => ({ word: w, start: i * 0.4, end: i * 0.4 + 0.3, confidence: 0.95 }));
+    for (const delayMs of [0, 20, 60]) {
+      const ac = new AbortController();
+      const p = analyzer.analyze({ sessionId: `abort-${delayMs}`, language: "en", words, signal: ac.signal });
+      setTimeout(() => ac.abort(), delayMs);
+      await assert.rejects(p);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(unhandled, []);
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+    await analyzer.close();
+  }
 });
