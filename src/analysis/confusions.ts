@@ -124,7 +124,7 @@ export function confusions(words: readonly string[], skip: (i: number) => boolea
           seen.add(c);
           // "buyed" is no form of buy at all; "go"/"goes" differ in person; "go"/"went" in time.
           const type: Candidate["type"] = !known ? "verb_form" : (form === "PresentTense" && w === f.Infinitive) || (form === "Infinitive" && w === f.PresentTense) ? "agreement" : form === "PastTense" || w === f.PastTense ? "tense" : "verb_form";
-          const what = form === "PastTense" ? `the past of "${base}"` : form === "PresentTense" ? `"${base}" after he, she or it` : form === "Gerund" ? `the -ing form of "${base}"` : form === "Participle" ? `the past participle of "${base}"` : `the base form "${base}"`;
+          const what = form === "PastTense" ? `the past of "${base}"` : form === "PresentTense" ? `the he/she/it form of "${base}"` : form === "Gerund" ? `the -ing form of "${base}"` : form === "Participle" ? `the past participle of "${base}"` : `the base form "${base}"`;
           add({ at: i, len: 1, original: w, correction: c, type, explanation: `Here the verb needs ${what}: "${c}".`, ...(known ? {} : { invented: true }) });
         }
       }
@@ -143,7 +143,7 @@ export function confusions(words: readonly string[], skip: (i: number) => boolea
     const singularNoun = tags.has("Noun") && tags.has("Singular") && !tags.has("Pronoun") && !tags.has("ProperNoun") && !tags.has("Possessive");
     const adjectiveBeforeNoun = tags.has("Adjective") && !!next?.tags.has("Singular") && !next.tags.has("Pronoun");
     if ((singularNoun || adjectiveBeforeNoun) && !ARTICLES.has(prev?.word ?? "") && ![...(prev?.tags ?? [])].some((t) => NOT_BEFORE_ARTICLE.has(t))) {
-      for (const a of ["the", article(w)]) add({ at: i, len: 1, original: w, correction: `${a} ${w}`, type: "article", explanation: `This noun needs an article: "${a}".` });
+      for (const a of ["the", article(w)]) add({ at: i, len: 1, original: w, correction: `${a} ${w}`, type: "article", explanation: `A single countable thing needs an article here: "${a}".` });
     }
     if ((PREPOSITIONS as readonly string[]).includes(w) && !(w === "to" && next?.tags.has("Verb"))) {
       for (const c of PREPOSITIONS) if (c !== w) add({ at: i, len: 1, original: w, correction: c, type: "preposition", explanation: `The usual preposition here is "${c}".` });
