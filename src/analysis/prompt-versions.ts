@@ -8,7 +8,7 @@ export type PromptVersion = (typeof PROMPT_VERSIONS)[number];
  * The default (analysis.prompt). feedback-v5: the embedded model writes the level and the
  * strength, and its likelihoods find the grammar errors (lm-edits.ts). On JFLEG, against
  * feedback-v2's written edits: precision 0.62 vs 0.50, recall 0.075 vs 0.013, the complete report
- * of a 30 s answer 4.1 s after `end` vs 8.0 s (docs/bench-analysis.md, "Errors from likelihoods").
+ * of a 30 s answer 4.2-4.8 s after `end` vs 8.0 s (docs/bench-analysis.md, "Errors from likelihoods").
  * Backends that cannot score text use LIKELIHOOD_FALLBACK.
  */
 export const PROMPT_VERSION: PromptVersion = "feedback-v5";
