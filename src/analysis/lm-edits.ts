@@ -105,7 +105,8 @@ export async function likelihoodEdits(raw: readonly string[], skip: (i: number) 
     // One pass over the block (with its context and the words after it) scores every learner word
     // and every candidate's first token.
     const cs = Math.max(0, bs - opts.contextWords);
-    const window = words.slice(cs, Math.min(words.length, be + opts.after));
+    // Up to `after` words past a two-word span that starts on the block's last word.
+    const window = words.slice(cs, Math.min(words.length, be + 1 + opts.after));
     const alts = window.map(() => [] as string[]);
     for (const c of inBlock) alts[c.at - cs]!.push(firstWord(c, words));
     const t0 = performance.now();

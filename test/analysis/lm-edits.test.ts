@@ -124,3 +124,13 @@ test("candidates: negated auxiliaries agree with their subject; other contractio
   assert.ok(!confusions(words("she don't know")).some((c) => c.original === "don't" && !["doesn't", "didn't"].includes(c.correction)));
   assert.ok(!confusions(words("I'll go and we're late")).some((c) => c.original.includes("'")));
 });
+
+test("an edit on a block's last word is compared on as many words after it as its correction", async () => {
+  const at = LM_EDIT_DEFAULTS.block - 1;
+  const raw = Array.from({ length: LM_EDIT_DEFAULTS.block + 10 }, (_, i) => (i === at ? "the" : i === at + 1 ? "cat" : "walk"));
+  const r = await likelihoodEdits(raw, () => false, lm({}).scorer, { ...LM_EDIT_DEFAULTS, verifyPerWord: 1 });
+  const deletion = r.scored.find((x) => x.edit === "the cat -> cat" && x.at === at);
+  assert.ok(deletion, JSON.stringify(r.scored.filter((x) => x.at === at)));
+  // Deleting "the" (-1) and moving the words up by one: exactly +1 when both sides cover the same words.
+  assert.equal(deletion.delta, 1);
+});
