@@ -12,7 +12,7 @@ import { Command } from "commander";
 import { ALL_GATES, GATES, postCheckErrors, sameWords, type Gate } from "../../src/analysis/postcheck.js";
 import { disfluencies } from "../../src/analysis/metrics.js";
 import { perTokenGain } from "../../src/analysis/passes.js";
-import { gainNeeded, LM_EDIT_DEFAULTS } from "../../src/analysis/lm-edits.js";
+import { gainNeeded, LM_EDIT_DEFAULTS, pickEdits } from "../../src/analysis/lm-edits.js";
 import { confusions } from "../../src/analysis/confusions.js";
 import { joinWords } from "../../src/analysis/text.js";
 import { edits, f05, scoreToks as toks } from "../../src/analysis/eval-score.js";
@@ -78,18 +78,12 @@ function lmErrors(text: string, r: Row, v: Variant): LlmError[] {
     const c = kinds.get(`${x.at}|${x.edit.toLowerCase()}`);
     return c ? gainNeeded(c, opts) : Infinity;
   };
-  const ok = (r.lm?.scored ?? []).filter((x) => x.delta >= needed(x) && (v.lm!.perTokenOff || x.perToken >= 0)).sort((a, b) => b.delta - a.delta);
-  const taken = new Set<number>();
-  const out: LlmError[] = [];
-  for (const x of ok) {
+  const ok = (r.lm?.scored ?? []).filter((x) => x.delta >= needed(x) && (v.lm!.perTokenOff || x.perToken >= 0));
+  const found = ok.map((x) => {
     const [original, correction] = x.edit.split(" -> ") as [string, string];
-    const len = original.split(" ").length;
-    const idx = Array.from({ length: len }, (_, k) => x.at + k);
-    if (idx.some((i) => taken.has(i)) || out.length >= opts.maxEdits) continue;
-    idx.forEach((i) => taken.add(i));
-    out.push({ word_start: x.at, word_end: x.at + len - 1, original, correction, type: "other", explanation: "", severity: "moderate" });
-  }
-  return out;
+    return { c: { at: x.at, len: original.split(" ").length }, delta: x.delta, original, correction };
+  });
+  return pickEdits(found, opts.maxEdits).map((x) => ({ word_start: x.c.at, word_end: x.c.at + x.c.len - 1, original: x.original, correction: x.correction, type: "other", explanation: "", severity: "moderate" }));
 }
 function shown(text: string, r: Row, v: Variant): LanguageError[] {
   const ws = words(text);

@@ -91,6 +91,7 @@ export function gainNeeded(c: Pick<Candidate, "type" | "invented">, opts: LmEdit
 }
 
 const sum = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+const span = (xs: readonly number[], from: number, n: number) => xs.slice(from, from + n);
 
 export async function likelihoodEdits(raw: readonly string[], skip: (i: number) => boolean, lm: WordScorer, opts: LmEditOptions = LM_EDIT_DEFAULTS, signal?: AbortSignal): Promise<LmEditResult> {
   const cands = confusions(raw, skip);
@@ -130,7 +131,6 @@ export async function likelihoodEdits(raw: readonly string[], skip: (i: number) 
       const tail = words.slice(c.at + c.len, c.at + c.len + opts.after);
       const replacement = c.correction.split(" ").filter(Boolean);
       const v = await lm.scoreWords(CONTEXT, [...words.slice(cs, c.at), ...replacement, ...tail], c.at - cs);
-      const span = (xs: number[], from: number, n: number) => xs.slice(from, from + n);
       const orig = { logProb: sum(span(s.word, c.at - cs, c.len + tail.length)), tokens: sum(span(s.tokens, c.at - cs, c.len + tail.length)) };
       const corr = { logProb: sum(v.word.slice(c.at - cs)), tokens: sum(v.tokens.slice(c.at - cs)) };
       const delta = corr.logProb - orig.logProb;
@@ -141,14 +141,20 @@ export async function likelihoodEdits(raw: readonly string[], skip: (i: number) 
     }
     res.ms.verify += performance.now() - t1;
   }
-  // The most likely edit of each place, then no two edits on one word.
-  const taken = new Set<number>();
-  for (const { c } of kept.sort((a, b) => b.delta - a.delta)) {
-    const idx = Array.from({ length: c.len }, (_, k) => c.at + k);
-    if (idx.some((i) => taken.has(i)) || res.errors.length >= opts.maxEdits) continue;
-    idx.forEach((i) => taken.add(i));
-    res.errors.push({ word_start: c.at, word_end: c.at + c.len - 1, original: raw.slice(c.at, c.at + c.len).join(" "), correction: dress(raw, c), type: c.type, explanation: c.explanation, severity: "moderate" });
-  }
+  for (const { c } of pickEdits(kept, opts.maxEdits)) res.errors.push({ word_start: c.at, word_end: c.at + c.len - 1, original: raw.slice(c.at, c.at + c.len).join(" "), correction: dress(raw, c), type: c.type, explanation: c.explanation, severity: "moderate" });
   res.errors.sort((a, b) => a.word_start! - b.word_start!);
   return res;
+}
+
+/** The most likely edits first, no two on one word, at most `max` (bench/eval/rescore.ts replays it). */
+export function pickEdits<T extends { c: { at: number; len: number }; delta: number }>(kept: readonly T[], max: number): T[] {
+  const taken = new Set<number>();
+  const out: T[] = [];
+  for (const x of [...kept].sort((a, b) => b.delta - a.delta)) {
+    const idx = Array.from({ length: x.c.len }, (_, k) => x.c.at + k);
+    if (out.length >= max || idx.some((i) => taken.has(i))) continue;
+    idx.forEach((i) => taken.add(i));
+    out.push(x);
+  }
+  return out;
 }

@@ -49,6 +49,18 @@ function logProbOf(out: ScoredOutput, token: Token): number {
   return l - Math.max(...next.logits.values()) - Math.log(next.totalLogitWeight);
 }
 
+/**
+ * Keeps the tokens `seq` already holds that start `all` (at most `limit` of them) and erases the
+ * rest: what a side call must still evaluate starts at the returned index.
+ */
+async function keepHeld(seq: LlamaContextSequence, all: readonly Token[], limit: number): Promise<number> {
+  const held = seq.contextTokens;
+  let keep = 0;
+  while (keep < held.length && keep < limit && held[keep] === all[keep]) keep++;
+  if (keep < held.length) await seq.eraseContextTokenRanges([{ start: keep, end: held.length }]);
+  return keep;
+}
+
 /** One loaded GGUF model with a pool of context sequences. Load once, share between chat models. */
 export class EmbeddedRuntime {
   private free: LlamaContextSequence[] = [];
@@ -175,10 +187,7 @@ export class EmbeddedRuntime {
       const all = [...ctxTokens, ...this.model.tokenize(text, false)];
       // The last context token is evaluated again: its next-token distribution scores text[0].
       const from = ctxTokens.length - 1;
-      const held = seq.contextTokens;
-      let keep = 0;
-      while (keep < held.length && keep < from && held[keep] === all[keep]) keep++;
-      if (keep < held.length) await seq.eraseContextTokenRanges([{ start: keep, end: held.length }]);
+      const keep = await keepHeld(seq, all, from);
       const input = all.slice(keep, all.length - 1).map((t, k) => (keep + k < from ? t : ([t, scoredNext([all[keep + k + 1]!])] as const)));
       const out = await this.sideEvaluate(seq, input);
       let sum = 0;
@@ -225,10 +234,7 @@ export class EmbeddedRuntime {
       const altTokens = words.map((_, i) => (i < from ? [] : (alternatives[i] ?? []).map((a) => this.model.tokenize(` ${a}`, false)[0])));
       altTokens.forEach((ts, i) => ts.forEach((t) => t !== undefined && wanted[starts[i]! - 1]!.push(t)));
       // The token before the first scored one is evaluated again: its output scores that token.
-      const held = seq.contextTokens;
-      let keep = 0;
-      while (keep < held.length && keep < first - 1 && held[keep] === all[keep]) keep++;
-      if (keep < held.length) await seq.eraseContextTokenRanges([{ start: keep, end: held.length }]);
+      const keep = await keepHeld(seq, all, first - 1);
       const input = all.slice(keep, end - 1).map((t, k) => (wanted[keep + k]!.length ? ([t, scoredNext(wanted[keep + k]!)] as const) : t));
       const out = await this.sideEvaluate(seq, input);
       /** log P(token | everything up to position k). */
