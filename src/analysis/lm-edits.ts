@@ -44,6 +44,11 @@ export interface LmEditOptions {
   block: number;
   /** At most this many candidates verified per word of a block, the best screened first: a bound on a long answer's time. */
   verifyPerWord: number;
+  /**
+   * At most about this many verified in all (spread over the blocks): an hour-long session must not
+   * hold the one analysis slot for minutes (~70-130 ms per candidate on 2 cores).
+   */
+  maxVerified: number;
 }
 
 /**
@@ -51,7 +56,7 @@ export interface LmEditOptions {
  * stop being mostly rewrites of correct words, and a screen that keeps the edits the full
  * scoring keeps on the tuning sample.
  */
-export const LM_EDIT_DEFAULTS: LmEditOptions = { minGain: 4, choiceGain: 8, choiceTypes: ["tense", "preposition", "verb_form"], screenSlack: 2, maxEdits: 6, after: 4, contextWords: 10, block: 80, verifyPerWord: 0.5 };
+export const LM_EDIT_DEFAULTS: LmEditOptions = { minGain: 4, choiceGain: 8, choiceTypes: ["tense", "preposition", "verb_form"], screenSlack: 2, maxEdits: 6, after: 4, contextWords: 10, block: 80, verifyPerWord: 0.5, maxVerified: 120 };
 const CONTEXT = "Correct English:";
 
 export interface LmEditResult {
@@ -98,6 +103,7 @@ export async function likelihoodEdits(raw: readonly string[], skip: (i: number) 
   const res: LmEditResult = { errors: [], candidates: cands.length, screened: 0, scored: [], ms: { screen: 0, verify: 0 } };
   const words = raw.map((w) => w.trim());
   const kept: { c: Candidate; delta: number }[] = [];
+  const perWord = Math.min(opts.verifyPerWord, opts.maxVerified / Math.max(1, words.length));
   for (let bs = 0; bs < words.length && cands.length; bs += opts.block) {
     signal?.throwIfAborted();
     const be = Math.min(words.length, bs + opts.block);
@@ -122,7 +128,7 @@ export async function likelihoodEdits(raw: readonly string[], skip: (i: number) 
       inBlock
         .filter((c) => screen(c) >= -opts.screenSlack)
         .sort((a, b) => screen(b) - screen(a))
-        .slice(0, Math.ceil(opts.verifyPerWord * (be - bs))),
+        .slice(0, Math.ceil(perWord * (be - bs))),
     );
     res.screened += best.size;
     // In transcript order: each edit shares the evaluated words before it with the one before.

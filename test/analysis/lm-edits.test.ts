@@ -134,3 +134,12 @@ test("an edit on a block's last word is compared on as many words after it as it
   // Deleting "the" (-1) and moving the words up by one: exactly +1 when both sides cover the same words.
   assert.equal(deletion.delta, 1);
 });
+
+test("an hour-long transcript verifies about maxVerified candidates in all, spread over its blocks", async () => {
+  const raw = words(Array.from({ length: 300 }, () => "yesterday I go to the park with my friend").join(" ")); // 2700 words
+  const m = lm({ went: -5 + LM_EDIT_DEFAULTS.choiceGain });
+  const r = await likelihoodEdits(raw, () => false, m.scorer);
+  const blocks = Math.ceil(raw.length / LM_EDIT_DEFAULTS.block);
+  assert.ok(r.screened <= LM_EDIT_DEFAULTS.maxVerified + blocks, `${r.screened} verified`);
+  assert.ok(r.screened >= LM_EDIT_DEFAULTS.maxVerified / 2, "the budget is used, not dropped");
+});
